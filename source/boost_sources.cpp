@@ -1,0 +1,3 @@
+// Asio and Beast are built in separate-compilation mode: their implementation is compiled here once.
+#include <boost/asio/impl/src.hpp>
+#include <boost/beast/src.hpp>

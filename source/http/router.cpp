@@ -1,0 +1,32 @@
+#include "http/router.hpp"
+
+namespace ozzie {
+
+route_match match_route(std::string_view target) noexcept {
+    constexpr std::string_view users = "/v1/users";
+    const std::string_view path = target.substr(0, target.find('?'));
+    if (path == users) return {route::users, {}};
+    if (path.size() > users.size() + 1 && path.starts_with(users) && path[users.size()] == '/')
+        return {route::user, path.substr(users.size() + 1)};
+    return {};
+}
+
+std::string_view allowed_methods(route r) noexcept {
+    switch (r) {
+    case route::users: return "POST";
+    case route::user: return "GET, HEAD";
+    case route::none: break;
+    }
+    return "";
+}
+
+bool method_allowed(route r, http::verb method) noexcept {
+    switch (r) {
+    case route::users: return method == http::verb::post;
+    case route::user: return method == http::verb::get || method == http::verb::head;
+    case route::none: break;
+    }
+    return false;
+}
+
+}  // namespace ozzie

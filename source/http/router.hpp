@@ -1,0 +1,29 @@
+// Maps a request target to a route. The router answers 404 and 405 itself.
+#pragma once
+
+#include "http/types.hpp"
+
+#include <string_view>
+
+namespace ozzie {
+
+enum class route {
+    none,   // no such path
+    users,  // /v1/users
+    user,   // /v1/users/{user_id}
+};
+
+struct route_match {
+    route which = route::none;
+    std::string_view user_id;  // for route::user: the raw, still percent-encoded segment
+};
+
+// Matches the path of `target` (the query, if any, is ignored). Everything after
+// "/v1/users/" is the user id, '/' included, so an unencoded '/' in an external id still works.
+route_match match_route(std::string_view target) noexcept;
+
+// The methods a route answers, for the Allow header of a 405 ("POST", "GET, HEAD").
+std::string_view allowed_methods(route r) noexcept;
+bool method_allowed(route r, http::verb method) noexcept;
+
+}  // namespace ozzie

@@ -1,0 +1,15 @@
+// Short names for the Beast and Asio types the HTTP layer uses.
+#pragma once
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+namespace ozzie {
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+
+using request = http::request<http::string_body>;
+using response = http::response<http::string_body>;
+}  // namespace ozzie

@@ -1,0 +1,103 @@
+#include "http/user_json.hpp"
+
+#include "service/messages.hpp"
+
+#include <boost/json.hpp>
+
+#include <array>
+#include <cstdio>
+
+namespace ozzie {
+namespace json = boost::json;
+namespace {
+
+json::value nullable(const std::optional<std::string>& s) {
+    return s ? json::value(*s) : json::value(nullptr);
+}
+
+constexpr std::array<std::string_view, 4> read_only_fields = {"id", "onboarding_stage",
+                                                              "created_at", "object"};
+constexpr std::array<std::string_view, 5> writable_fields = {"external_user_id", "name", "email",
+                                                             "phone", "language"};
+
+bool contains(const auto& fields, std::string_view key) {
+    return std::find(fields.begin(), fields.end(), key) != fields.end();
+}
+
+// The string in `body[field]`: nullopt if absent or null, an error if of another type.
+result<std::optional<std::string>> optional_string(const json::object& body, std::string_view field,
+                                                   std::string_view requirement) {
+    const auto* value = body.if_contains(field);
+    if (!value || value->is_null()) return std::optional<std::string>{};
+    if (const auto* s = value->if_string()) return std::optional<std::string>(*s);
+    return messages::invalid_field_json(field, requirement, json::serialize(*value));
+}
+
+}  // namespace
+
+std::string format_timestamp(std::chrono::sys_seconds t) {
+    const auto day = std::chrono::floor<std::chrono::days>(t);
+    const std::chrono::year_month_day date{day};
+    const std::chrono::hh_mm_ss time{t - day};
+    char text[32];
+    std::snprintf(text, sizeof text, "%04d-%02u-%02uT%02d:%02d:%02dZ", static_cast<int>(date.year()),
+                  static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()),
+                  static_cast<int>(time.hours().count()), static_cast<int>(time.minutes().count()),
+                  static_cast<int>(time.seconds().count()));
+    return text;
+}
+
+std::string user_body(const user& u) {
+    const json::object body{
+        {"object", "user"},
+        {"data",
+         {
+             {"id", u.id},
+             {"external_user_id", u.external_user_id},
+             {"name", nullable(u.name)},
+             {"email", nullable(u.email)},
+             {"phone", nullable(u.phone)},
+             {"language", u.language},
+             {"onboarding_stage", to_string(u.stage)},
+             {"created_at", format_timestamp(u.created_at)},
+         }},
+    };
+    return json::serialize(body);
+}
+
+result<new_user> parse_new_user(std::string_view text) {
+    json::parse_options options;
+    options.max_depth = 32;
+    boost::system::error_code ec;
+    const json::value parsed = json::parse(text, ec, {}, options);
+    if (ec || !parsed.is_object()) return messages::body_not_object();
+    const json::object& body = parsed.get_object();
+
+    for (const auto& field : body) {
+        if (contains(read_only_fields, field.key())) return messages::read_only_field(field.key());
+        if (!contains(writable_fields, field.key())) return messages::unknown_field(field.key());
+    }
+
+    new_user request;
+    const auto* external_id = body.if_contains("external_user_id");
+    if (!external_id || external_id->is_null()) return messages::missing_field("external_user_id");
+    if (!external_id->is_string())
+        return messages::invalid_field_json("external_user_id", "must be a string",
+                                            json::serialize(*external_id));
+    request.external_user_id = external_id->get_string();
+
+    const std::pair<std::string_view, std::optional<std::string> new_user::*> optional_fields[] = {
+        {"name", &new_user::name},
+        {"email", &new_user::email},
+        {"phone", &new_user::phone},
+        {"language", &new_user::language},
+    };
+    for (const auto& [field, member] : optional_fields) {
+        auto value = optional_string(body, field, "must be a string or null");
+        if (!value) return std::move(value.error());
+        request.*member = std::move(*value);
+    }
+    return request;
+}
+
+}  // namespace ozzie

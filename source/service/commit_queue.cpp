@@ -1,0 +1,70 @@
+#include "service/commit_queue.hpp"
+
+#include "service/messages.hpp"
+
+namespace ozzie {
+
+commit_queue::commit_queue(user_store& store) : store_(store), writer_([this] { run(); }) {}
+
+commit_queue::~commit_queue() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    wake_.notify_one();
+    writer_.join();
+}
+
+void commit_queue::push(pending_create create) {
+    {
+        std::lock_guard lock(mutex_);
+        pending_.push_back(std::move(create));
+    }
+    wake_.notify_one();
+}
+
+void commit_queue::run() {
+    std::vector<pending_create> batch;
+    for (;;) {
+        {
+            std::unique_lock lock(mutex_);
+            wake_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
+            if (pending_.empty()) return;  // stopping, and everything pushed has been answered
+            batch.swap(pending_);
+        }
+        commit(batch);
+        batch.clear();
+    }
+}
+
+void commit_queue::commit(std::vector<pending_create>& batch) {
+    const auto now = std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
+    std::vector<user> users;
+    users.reserve(batch.size());
+    for (auto& create : batch) {
+        auto id = ids_.next(now);
+        users.push_back(user{
+            .id = std::string(user_id_prefix) + id.text,
+            .client_id = std::move(create.client_id),
+            .external_user_id = std::move(create.request.external_user_id),
+            .name = std::move(create.request.name),
+            .email = std::move(create.request.email),
+            .phone = std::move(create.request.phone),
+            .language = create.request.language.value_or("en"),
+            .stage = onboarding_stage::intake_pending,
+            .created_at = std::chrono::floor<std::chrono::seconds>(id.time),
+        });
+    }
+    const auto stored = store_.insert(users);
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        auto& done = batch[i].done;
+        if (!stored)
+            done(messages::internal());
+        else if ((*stored)[i])
+            done(std::move(users[i]));
+        else
+            done(messages::conflict(users[i].external_user_id));
+    }
+}
+
+}  // namespace ozzie

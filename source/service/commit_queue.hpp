@@ -1,0 +1,49 @@
+// The write path: every create goes through one writer thread that commits in groups.
+#pragma once
+
+#include "storage/user_store.hpp"
+#include "service/ulid.hpp"
+
+#include <ozzie/user_service.hpp>
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace ozzie {
+
+struct pending_create {
+    std::string client_id;
+    new_user request;  // already validated
+    user_service::create_handler done;
+};
+
+// Group commit: the writer takes everything pending, gives each create an id, lets the store
+// keep the first of each (client, external id) and write the batch once (one WAL sync), then
+// answers every create: the user, CONFLICT, or INTERNAL_ERROR if the write failed.
+// The batch is whatever is waiting; the writer never sleeps to fill it.
+class commit_queue {
+public:
+    explicit commit_queue(user_store& store);
+    // Answers everything already pushed, then joins the writer.
+    ~commit_queue();
+    commit_queue(const commit_queue&) = delete;
+    commit_queue& operator=(const commit_queue&) = delete;
+
+    void push(pending_create create);
+
+private:
+    void run();
+    void commit(std::vector<pending_create>& batch);
+
+    user_store& store_;
+    ulid_generator ids_;  // used by the writer thread only
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    std::vector<pending_create> pending_;
+    bool stopping_ = false;
+    std::thread writer_;
+};
+
+}  // namespace ozzie

@@ -1,0 +1,115 @@
+#include "service/messages.hpp"
+
+#include "service/utf8.hpp"
+
+#include <string>
+
+namespace ozzie::messages {
+namespace {
+
+std::string field_prefix(std::string_view field) {
+    std::string s = "Field '";
+    s.append(field);
+    s += "' ";
+    return s;
+}
+
+}  // namespace
+
+error invalid_field(std::string_view field, std::string_view requirement, std::string_view received) {
+    return {errc::validation_error, field_prefix(field) + std::string(requirement) +
+                                        ". Received: '" + quote_for_message(received) + "'."};
+}
+
+error invalid_field_json(std::string_view field, std::string_view requirement,
+                         std::string_view received_json) {
+    return {errc::validation_error, field_prefix(field) + std::string(requirement) +
+                                        ". Received: " + quote_for_message(received_json) + "."};
+}
+
+error missing_field(std::string_view field) {
+    return {errc::validation_error, field_prefix(field) + "is required."};
+}
+
+error read_only_field(std::string_view field) {
+    return {errc::validation_error,
+            field_prefix(quote_for_message(field)) + "is set by Ozzie and cannot be provided."};
+}
+
+error unknown_field(std::string_view field) {
+    return {errc::validation_error,
+            field_prefix(quote_for_message(field)) +
+                "is not a recognized field. Allowed fields: external_user_id, name, email, phone, "
+                "language."};
+}
+
+error body_not_object() {
+    return {errc::validation_error,
+            "The request body must be a JSON object, e.g. {\"external_user_id\": \"usr_8821\"}."};
+}
+
+error conflict(std::string_view external_user_id) {
+    return {errc::conflict, "A user with external_user_id '" + quote_for_message(external_user_id) +
+                                "' already exists under your API client. Use GET "
+                                "/v1/users/{user_id} to retrieve them."};
+}
+
+error user_not_found(std::string_view id) {
+    return {errc::not_found,
+            "No user found with id '" + quote_for_message(id) + "' under your API client."};
+}
+
+error external_user_not_found(std::string_view external_user_id) {
+    return {errc::not_found, "No user found with external_user_id '" +
+                                 quote_for_message(external_user_id) +
+                                 "' under your API client."};
+}
+
+error other_clients_user(std::string_view id) {
+    return {errc::forbidden,
+            "User '" + quote_for_message(id) + "' belongs to a different API client."};
+}
+
+error unauthorized() {
+    return {errc::unauthorized,
+            "Missing or invalid credentials. Send 'Authorization: Bearer "
+            "<base64 of client_id:secret>'."};
+}
+
+error no_route(std::string_view method, std::string_view path) {
+    return {errc::not_found, "No route for " + quote_for_message(method) + " " +
+                                 quote_for_message(path) + ". See the Users API: POST /v1/users, "
+                                 "GET /v1/users/{user_id}."};
+}
+
+error method_not_allowed(std::string_view method, std::string_view path, std::string_view allowed) {
+    return {errc::method_not_allowed, "Method " + quote_for_message(method) +
+                                          " is not allowed on " + quote_for_message(path) +
+                                          ". Allowed: " + std::string(allowed) + "."};
+}
+
+error bad_user_id_encoding(std::string_view raw) {
+    return {errc::validation_error,
+            "Path parameter 'user_id' is not validly percent-encoded. Received: '" +
+                quote_for_message(raw) + "'."};
+}
+
+error payload_too_large(std::size_t limit) {
+    return {errc::payload_too_large,
+            "The request body is larger than " + std::to_string(limit) + " bytes."};
+}
+
+error headers_too_large(std::size_t limit) {
+    return {errc::headers_too_large,
+            "The request line and headers are larger than " + std::to_string(limit) + " bytes."};
+}
+
+error bad_request(std::string_view what) {
+    return {errc::bad_request, "Malformed HTTP request: " + std::string(what) + "."};
+}
+
+error internal() {
+    return {errc::internal, "An internal error occurred. Please retry the request."};
+}
+
+}  // namespace ozzie::messages

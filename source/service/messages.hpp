@@ -1,0 +1,32 @@
+// Every message a client can read, in one place and in the spec's tone.
+#pragma once
+
+#include <ozzie/errors.hpp>
+
+#include <string_view>
+
+namespace ozzie::messages {
+
+// "Field 'email' must be a valid email address. Received: 'not-an-email'."
+error invalid_field(std::string_view field, std::string_view requirement, std::string_view received);
+// For a value that is not a string: `received_json` is its JSON text, quoted as is.
+error invalid_field_json(std::string_view field, std::string_view requirement,
+                         std::string_view received_json);
+error missing_field(std::string_view field);
+error read_only_field(std::string_view field);
+error unknown_field(std::string_view field);
+error body_not_object();
+error conflict(std::string_view external_user_id);
+error user_not_found(std::string_view id);
+error external_user_not_found(std::string_view external_user_id);
+error other_clients_user(std::string_view id);
+error unauthorized();
+error no_route(std::string_view method, std::string_view path);
+error method_not_allowed(std::string_view method, std::string_view path, std::string_view allowed);
+error bad_user_id_encoding(std::string_view raw);
+error payload_too_large(std::size_t limit);
+error headers_too_large(std::size_t limit);
+error bad_request(std::string_view what);
+error internal();
+
+}  // namespace ozzie::messages

@@ -1,0 +1,65 @@
+#include <ozzie/user_service.hpp>
+
+#include "service/commit_queue.hpp"
+#include "service/messages.hpp"
+#include "service/ulid.hpp"
+#include "service/validation.hpp"
+#include "storage/user_store.hpp"
+
+#include <future>
+
+namespace ozzie {
+
+struct user_service::impl {
+    user_store store;
+    commit_queue queue;  // after store: destroyed first, answering every pending create
+
+    explicit impl(const store_options& options) : store(options), queue(store) {}
+
+    // The stored user `ulid`, answering a missing one with `not_found`.
+    result<user> get(std::string_view ulid, error not_found) const {
+        auto found = store.get(ulid);
+        if (found) return found;
+        return found.error().code == errc::not_found ? std::move(not_found) : messages::internal();
+    }
+};
+
+user_service::user_service(const store_options& options)
+    : impl_(std::make_unique<impl>(options)) {}
+
+user_service::~user_service() = default;
+
+void user_service::async_create(std::string_view client_id, new_user request,
+                                create_handler done) {
+    if (auto valid = validate(request); !valid) return done(std::move(valid.error()));
+    impl_->queue.push({std::string(client_id), std::move(request), std::move(done)});
+}
+
+result<user> user_service::create(std::string_view client_id, new_user request) {
+    std::promise<result<user>> answer;
+    auto future = answer.get_future();
+    async_create(client_id, std::move(request),
+                 [&answer](result<user> r) { answer.set_value(std::move(r)); });
+    return future.get();
+}
+
+result<user> user_service::find_by_id(std::string_view client_id, std::string_view id) const {
+    const auto ulid = ulid_of_user_id(id);
+    if (!ulid) return messages::user_not_found(id);
+    auto found = impl_->get(*ulid, messages::user_not_found(id));
+    if (found && found->client_id != client_id) return messages::other_clients_user(id);
+    return found;
+}
+
+result<user> user_service::find_by_external(std::string_view client_id,
+                                            std::string_view external_user_id) const {
+    auto ulid = impl_->store.find_external(client_id, external_user_id);
+    if (!ulid) {
+        if (ulid.error().code != errc::not_found) return messages::internal();
+        return messages::external_user_not_found(external_user_id);
+    }
+    // The record and its index entry are written in one batch, so the record is there.
+    return impl_->get(*ulid, messages::internal());
+}
+
+}  // namespace ozzie

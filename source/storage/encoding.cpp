@@ -1,0 +1,130 @@
+#include "storage/encoding.hpp"
+
+#include "service/ulid.hpp"
+
+#include <cstdint>
+
+namespace ozzie::encoding {
+namespace {
+
+constexpr char format_version = 0x01;
+
+void put_string(std::string& out, std::string_view s) {
+    auto n = static_cast<std::uint32_t>(s.size());
+    while (n >= 0x80) {
+        out += static_cast<char>((n & 0x7F) | 0x80);
+        n >>= 7;
+    }
+    out += static_cast<char>(n);
+    out.append(s);
+}
+
+void put_optional(std::string& out, const std::optional<std::string>& s) {
+    out += static_cast<char>(s ? 1 : 0);
+    if (s) put_string(out, *s);
+}
+
+// Reads from the front of a value; any read past its end or malformed varint sets failed.
+class reader {
+public:
+    explicit reader(std::string_view in) : in_(in) {}
+
+    bool failed() const noexcept { return failed_; }
+    bool at_end() const noexcept { return in_.empty(); }
+
+    unsigned char byte() {
+        if (in_.empty()) {
+            failed_ = true;
+            return 0;
+        }
+        const auto b = static_cast<unsigned char>(in_.front());
+        in_.remove_prefix(1);
+        return b;
+    }
+    std::string string() {
+        std::uint32_t n = 0;
+        for (int shift = 0;; shift += 7) {
+            const unsigned char b = byte();
+            if (failed_ || shift > 28) {
+                failed_ = true;
+                return {};
+            }
+            n |= static_cast<std::uint32_t>(b & 0x7F) << shift;
+            if ((b & 0x80) == 0) break;
+        }
+        if (n > in_.size()) {
+            failed_ = true;
+            return {};
+        }
+        std::string s(in_.substr(0, n));
+        in_.remove_prefix(n);
+        return s;
+    }
+    std::optional<std::string> optional() {
+        const unsigned char present = byte();
+        if (present > 1) failed_ = true;
+        if (present != 1 || failed_) return std::nullopt;
+        return string();
+    }
+    std::int64_t int64() {
+        std::uint64_t v = 0;
+        for (int i = 0; i < 8; ++i) v |= static_cast<std::uint64_t>(byte()) << (8 * i);
+        return static_cast<std::int64_t>(v);
+    }
+
+private:
+    std::string_view in_;
+    bool failed_ = false;
+};
+
+}  // namespace
+
+std::string_view user_key(const user& u) noexcept {
+    return std::string_view(u.id).substr(user_id_prefix.size());
+}
+
+std::string user_value(const user& u) {
+    std::string out;
+    out.reserve(64 + u.client_id.size() + u.external_user_id.size());
+    out += format_version;
+    put_string(out, u.client_id);
+    put_string(out, u.external_user_id);
+    put_optional(out, u.name);
+    put_optional(out, u.email);
+    put_optional(out, u.phone);
+    put_string(out, u.language);
+    out += static_cast<char>(u.stage);
+    const auto seconds = static_cast<std::uint64_t>(u.created_at.time_since_epoch().count());
+    for (int i = 0; i < 8; ++i) out += static_cast<char>(seconds >> (8 * i));
+    return out;
+}
+
+std::optional<user> decode_user(std::string_view key, std::string_view value) {
+    reader in(value);
+    if (in.byte() != format_version) return std::nullopt;
+    user u;
+    u.id = std::string(user_id_prefix) + std::string(key);
+    u.client_id = in.string();
+    u.external_user_id = in.string();
+    u.name = in.optional();
+    u.email = in.optional();
+    u.phone = in.optional();
+    u.language = in.string();
+    const unsigned char stage = in.byte();
+    if (stage > static_cast<unsigned char>(onboarding_stage::active)) return std::nullopt;
+    u.stage = static_cast<onboarding_stage>(stage);
+    u.created_at = std::chrono::sys_seconds(std::chrono::seconds(in.int64()));
+    if (in.failed() || !in.at_end()) return std::nullopt;
+    return u;
+}
+
+std::string external_key(std::string_view client_id, std::string_view external_user_id) {
+    std::string key;
+    key.reserve(client_id.size() + 1 + external_user_id.size());
+    key.append(client_id);
+    key += '\0';
+    key.append(external_user_id);
+    return key;
+}
+
+}  // namespace ozzie::encoding

@@ -1,0 +1,145 @@
+#include "storage/user_store.hpp"
+
+#include "storage/encoding.hpp"
+
+#include <rocksdb/cache.h>
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include <iostream>
+#include <stdexcept>
+#include <unordered_set>
+
+namespace ozzie {
+namespace {
+
+rocksdb::Slice slice(std::string_view s) { return {s.data(), s.size()}; }
+
+// RocksDB's own text goes to the log only; the client sees INTERNAL_ERROR.
+error storage_failure(std::string_view what, const rocksdb::Status& status) {
+    std::cerr << "ozzie: storage error: " << what << ": " << status.ToString() << '\n';
+    return {errc::internal, {}};
+}
+
+rocksdb::ColumnFamilyOptions column_family_options(const std::shared_ptr<rocksdb::Cache>& cache) {
+    rocksdb::BlockBasedTableOptions table;
+    table.block_cache = cache;
+    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    table.whole_key_filtering = true;
+    rocksdb::ColumnFamilyOptions options;
+    options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+    return options;
+}
+
+}  // namespace
+
+struct user_store::impl {
+    rocksdb::DB* db = nullptr;
+    // In the order of the descriptors in the constructor.
+    rocksdb::ColumnFamilyHandle* default_cf = nullptr;
+    rocksdb::ColumnFamilyHandle* users = nullptr;
+    rocksdb::ColumnFamilyHandle* external_ids = nullptr;
+    rocksdb::ColumnFamilyHandle* meta = nullptr;
+    rocksdb::WriteOptions write_options;
+
+    ~impl() {
+        for (auto* handle : {default_cf, users, external_ids, meta})
+            if (handle) db->DestroyColumnFamilyHandle(handle);
+        if (db) {
+            if (auto status = db->Close(); !status.ok()) storage_failure("close", status);
+            delete db;
+        }
+    }
+};
+
+user_store::user_store(const store_options& options) : impl_(std::make_unique<impl>()) {
+    rocksdb::DBOptions db_options;
+    db_options.create_if_missing = true;
+    db_options.create_missing_column_families = true;
+    const auto cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+    const auto cf_options = column_family_options(cache);
+    const std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
+        {rocksdb::kDefaultColumnFamilyName, cf_options},
+        {std::string(encoding::users_cf), cf_options},
+        {std::string(encoding::external_ids_cf), cf_options},
+        {std::string(encoding::meta_cf), cf_options},
+    };
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    const auto status =
+        rocksdb::DB::Open(db_options, options.data_dir.string(), descriptors, &handles, &impl_->db);
+    if (!status.ok())
+        throw std::runtime_error("cannot open the database in " + options.data_dir.string() +
+                                 ": " + status.ToString());
+    impl_->default_cf = handles[0];
+    impl_->users = handles[1];
+    impl_->external_ids = handles[2];
+    impl_->meta = handles[3];
+    impl_->write_options.sync = options.sync;
+
+    std::string version;
+    auto read = impl_->db->Get({}, impl_->meta, slice(encoding::schema_version_key), &version);
+    if (read.IsNotFound()) {
+        rocksdb::WriteOptions durable;
+        durable.sync = true;
+        read = impl_->db->Put(durable, impl_->meta, slice(encoding::schema_version_key),
+                              slice(encoding::schema_version));
+        version = encoding::schema_version;
+    }
+    if (!read.ok()) throw std::runtime_error("cannot read the schema version: " + read.ToString());
+    if (version != encoding::schema_version)
+        throw std::runtime_error("the database in " + options.data_dir.string() +
+                                 " has schema version " + version + "; this build reads version " +
+                                 std::string(encoding::schema_version));
+}
+
+user_store::~user_store() = default;
+
+result<user> user_store::get(std::string_view ulid) const {
+    rocksdb::PinnableSlice value;
+    const auto status = impl_->db->Get({}, impl_->users, slice(ulid), &value);
+    if (status.IsNotFound()) return error{errc::not_found, {}};
+    if (!status.ok()) return storage_failure("get user", status);
+    auto decoded = encoding::decode_user(ulid, value.ToStringView());
+    if (!decoded) return storage_failure("decode user", rocksdb::Status::Corruption(ulid));
+    return std::move(*decoded);
+}
+
+result<std::string> user_store::find_external(std::string_view client_id,
+                                              std::string_view external_user_id) const {
+    std::string ulid;
+    const auto status = impl_->db->Get({}, impl_->external_ids,
+                                       encoding::external_key(client_id, external_user_id), &ulid);
+    if (status.IsNotFound()) return error{errc::not_found, {}};
+    if (!status.ok()) return storage_failure("get external id", status);
+    return ulid;
+}
+
+result<std::vector<bool>> user_store::insert(std::span<const user> users) {
+    std::vector<bool> stored(users.size(), false);
+    std::unordered_set<std::string> taken_in_batch;
+    rocksdb::WriteBatch batch;
+    std::string existing;
+    for (std::size_t i = 0; i < users.size(); ++i) {
+        const user& u = users[i];
+        auto index_key = encoding::external_key(u.client_id, u.external_user_id);
+        if (taken_in_batch.contains(index_key)) continue;
+        const auto status = impl_->db->Get({}, impl_->external_ids, index_key, &existing);
+        if (status.ok()) continue;
+        if (!status.IsNotFound()) return storage_failure("check external id", status);
+        const auto key = encoding::user_key(u);
+        if (auto s = batch.Put(impl_->users, slice(key), encoding::user_value(u)); !s.ok())
+            return storage_failure("batch user", s);
+        if (auto s = batch.Put(impl_->external_ids, index_key, slice(key)); !s.ok())
+            return storage_failure("batch external id", s);
+        taken_in_batch.insert(std::move(index_key));
+        stored[i] = true;
+    }
+    if (batch.Count() > 0)
+        if (auto status = impl_->db->Write(impl_->write_options, &batch); !status.ok())
+            return storage_failure("write batch", status);
+    return stored;
+}
+
+}  // namespace ozzie

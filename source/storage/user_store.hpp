@@ -1,0 +1,46 @@
+// The RocksDB store of users and the external-id index. The only code that sees RocksDB.
+#pragma once
+
+#include <ozzie/config.hpp>
+#include <ozzie/errors.hpp>
+#include <ozzie/user.hpp>
+
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ozzie {
+
+class user_store {
+public:
+    // Opens or creates the database in options.data_dir with its column families, and checks
+    // the schema version. Throws std::runtime_error if it cannot.
+    explicit user_store(const store_options& options);
+    // Flushes and closes the database.
+    ~user_store();
+    user_store(const user_store&) = delete;
+    user_store& operator=(const user_store&) = delete;
+
+    // The user with this ULID. Errors: not_found, internal. Thread-safe.
+    result<user> get(std::string_view ulid) const;
+
+    // The ULID indexed for (client_id, external_user_id). Errors: not_found, internal.
+    // Thread-safe.
+    result<std::string> find_external(std::string_view client_id,
+                                      std::string_view external_user_id) const;
+
+    // Stores each user whose external id is still free under its client, checking against the
+    // index and against the users before it in `users`. All records and index entries go in one
+    // atomic write, durable by the sync option before this returns. Returns, for each user,
+    // whether it was stored (false: its external id was taken). Error: internal, in which
+    // case nothing was stored. Call from one thread at a time (the commit queue's writer).
+    result<std::vector<bool>> insert(std::span<const user> users);
+
+private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
+
+}  // namespace ozzie
