@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages that building and testing Ozzie server need, if any is missing.
+set -euo pipefail
+packages=(
+  g++ cmake ninja-build ccache curl
+  libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev
+  libboost-test1.81-dev libboost-url1.81-dev
+  librocksdb-dev libssl-dev
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends "${missing[@]}"
+fi
