@@ -10,6 +10,9 @@ namespace ozzie {
 namespace po = boost::program_options;
 namespace {
 
+// More network threads than this is a typo (or "-1" read as unsigned), not a configuration.
+constexpr unsigned max_threads = 1024;
+
 // "HOST:PORT" or "[IPV6]:PORT".
 void parse_listen(const std::string& listen, server_options& server) {
     const auto colon = listen.rfind(':');
@@ -69,6 +72,8 @@ std::variant<run_options, print_and_exit> parse_command_line(int argc, const cha
     run_options run;
     parse_listen(values["listen"].as<std::string>(), run.server);
     run.server.threads = values["threads"].as<unsigned>();
+    if (run.server.threads > max_threads)
+        throw std::runtime_error("--threads must be 0 to " + std::to_string(max_threads));
     run.server.clients_file = values["clients"].as<std::string>();
     run.store.data_dir = values["data-dir"].as<std::string>();
     run.store.sync = values["sync"].as<bool>();

@@ -93,13 +93,7 @@ private:
                                                     std::string_view(id).substr(external_prefix.size()))
                 : context_.service.find_by_id(client_id, id);
         if (!found) return error(found.error());
-        auto res = ok(http::status::ok, *found);
-        if (req_.method() == http::verb::head) {
-            const auto length = res.body().size();
-            res.body().clear();
-            res.content_length(length);  // what GET would send
-        }
-        return res;
+        return ok(http::status::ok, *found);
     }
 
     const request& req_;
@@ -110,7 +104,13 @@ private:
 
 net::awaitable<response> handle_request(const request& req, const request_context& context) {
     handler h(req, context);
-    co_return co_await h.run();
+    auto res = co_await h.run();
+    if (req.method() == http::verb::head) {
+        const auto length = res.body().size();
+        res.body().clear();
+        res.content_length(length);  // what GET would have sent
+    }
+    co_return res;
 }
 
 }  // namespace ozzie

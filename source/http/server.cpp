@@ -74,6 +74,8 @@ std::uint16_t server::start() {
                                  tcp::resolver::passive | tcp::resolver::numeric_service)
                         .begin()
                         ->endpoint();
+    // Bind every acceptor before starting any thread, so a failure leaves nothing running.
+    std::vector<std::unique_ptr<worker>> workers;
     for (unsigned i = 0; i < threads; ++i) {
         auto w = std::make_unique<worker>();
         w->acceptor.open(endpoint.protocol());
@@ -82,8 +84,9 @@ std::uint16_t server::start() {
         w->acceptor.bind(endpoint);
         w->acceptor.listen(net::socket_base::max_listen_connections);
         endpoint.port(w->acceptor.local_endpoint().port());  // port 0: the others take the same
-        impl_->workers.push_back(std::move(w));
+        workers.push_back(std::move(w));
     }
+    impl_->workers = std::move(workers);
     for (auto& w : impl_->workers) {
         net::co_spawn(w->io, accept_loop(*w, *impl_->context, impl_->options), net::detached);
         std::packaged_task<void()> run([&io = w->io] { io.run(); });
