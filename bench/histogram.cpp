@@ -45,6 +45,7 @@ std::chrono::nanoseconds histogram::percentile(double quantile) const noexcept {
     std::uint64_t seen = 0;
     for (std::size_t i = 0; i < bucket_count; ++i) {
         seen += buckets_[i];
+        if (seen == count_) return max();  // the top value is known exactly
         if (seen >= rank) return std::chrono::nanoseconds(std::min(middle_of(i), max_));
     }
     return max();

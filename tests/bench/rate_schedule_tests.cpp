@@ -1,0 +1,44 @@
+#include "rate_schedule.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+#include <vector>
+
+using ozzie::bench::rate_schedule;
+using namespace std::chrono;
+
+BOOST_AUTO_TEST_SUITE(rate_schedule_suite)
+
+BOOST_AUTO_TEST_CASE(connections_interleave_at_the_global_rate) {
+    const auto start = steady_clock::now();
+    const rate_schedule second_of_four(1000, 4, 1, start);
+    BOOST_TEST((second_of_four.due(0) - start == milliseconds(1)));
+    BOOST_TEST((second_of_four.due(1) - start == milliseconds(5)));
+    BOOST_TEST((second_of_four.due(10) - start == milliseconds(41)));
+}
+
+BOOST_AUTO_TEST_CASE(all_connections_together_are_evenly_spaced) {
+    const auto start = steady_clock::time_point{};
+    constexpr unsigned connections = 7;
+    constexpr double rate = 2500;
+    std::vector<steady_clock::duration> due;
+    for (unsigned c = 0; c < connections; ++c) {
+        const rate_schedule schedule(rate, connections, c, start);
+        for (std::uint64_t k = 0; k < 100; ++k) due.push_back(schedule.due(k) - start);
+    }
+    std::sort(due.begin(), due.end());
+    for (std::size_t n = 0; n < due.size(); ++n)
+        BOOST_TEST(duration_cast<nanoseconds>(due[n]).count() == static_cast<std::int64_t>(n * 400'000));
+}
+
+BOOST_AUTO_TEST_CASE(no_drift_over_long_runs) {
+    // A period that is not a whole number of nanoseconds must not accumulate rounding.
+    const auto start = steady_clock::time_point{};
+    const rate_schedule schedule(3, 1, 0, start);
+    const auto late = duration_cast<nanoseconds>(schedule.due(3'000'000) - start);
+    BOOST_TEST(late.count() == 1'000'000'000'000'000LL);
+    BOOST_TEST(duration_cast<nanoseconds>(schedule.due(1) - start).count() == 333'333'333);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
