@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages that building and testing Ozzie server need, if any is missing.
+# Installs the Debian 12 packages that building and testing Ozzie server need, and any named as
+# arguments (bench/run adds its own), if any is missing.
 set -euo pipefail
 packages=(
   g++ cmake ninja-build ccache curl
   libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev
   libboost-test1.81-dev libboost-url1.81-dev
   librocksdb-dev libssl-dev
+  "$@"
 )
 missing=()
 for p in "${packages[@]}"; do
