@@ -19,7 +19,7 @@ struct run_plan {
     std::chrono::steady_clock::time_point end;            // when no new request is started
     const std::vector<known_user>* preloaded;
     std::string external_id_prefix;
-    std::atomic<std::uint64_t>* progress;  // requests completed so far, for the progress line
+    std::atomic<std::uint64_t>* progress;  // requests completed so far; null without a progress line
 };
 
 // Create `count` users (over HTTP, or in-process) and return them. Throw std::runtime_error if

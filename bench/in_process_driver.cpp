@@ -10,8 +10,8 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
-new_user bench_user(const std::string& external_id) {
-    return {.external_user_id = external_id, .name = "Bench User", .email = "bench@example.com",
+new_user bench_user(std::string_view external_id) {
+    return {.external_user_id = std::string(external_id), .name = "Bench User", .email = "bench@example.com",
             .phone = "+15551234567", .language = "en"};
 }
 
@@ -52,7 +52,7 @@ run_stats run_in_process(user_service& service, const bench_options& options, co
                     : s.op == operation::get  ? service.find_by_id(options.client_id, s.key)
                                               : service.find_by_external(options.client_id, s.key);
                 const auto done = clock::now();
-                plan.progress->fetch_add(1, std::memory_order_relaxed);
+                if (plan.progress) plan.progress->fetch_add(1, std::memory_order_relaxed);
                 if (begin < plan.measure_start) continue;
                 auto& op = stats[s.op];
                 if (!answer) {
@@ -68,7 +68,7 @@ run_stats run_in_process(user_service& service, const bench_options& options, co
                 }
                 ++op.count;
                 op.latency.record(done - begin);
-                if (s.op == operation::create) load.created({answer->id, s.key});
+                if (s.op == operation::create) load.created({answer->id, std::string(s.key)});
             }
         });
     for (auto& w : workers) w.join();

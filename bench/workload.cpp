@@ -47,8 +47,10 @@ step workload::next() {
     bool lookup = options_.which == scenario::get || options_.which == scenario::get_external;
     if (options_.which == scenario::mixed)
         lookup = have_users && std::uniform_real_distribution<double>(0, 1)(random_) < options_.read_ratio;
-    if (!lookup || (!have_users && !options_.fixed_id))
-        return {operation::create, prefix_ + std::to_string(creates_++)};
+    if (!lookup || (!have_users && !options_.fixed_id)) {
+        create_key_ = prefix_ + std::to_string(creates_++);
+        return {operation::create, create_key_};
+    }
     if (options_.fixed_id) return {operation::get, *options_.fixed_id};
     const known_user& u = pick();
     if (options_.which == scenario::get_external) return {operation::get_external, u.external_id};
@@ -71,10 +73,16 @@ std::string create_body(std::string_view external_id) {
 }
 
 bool check_answer(const step& s, unsigned status, std::string_view body, std::string* created_id) {
+    // Whether body holds "field":"value", found without allocating.
     const auto has = [&](std::string_view field, std::string_view value) {
-        std::string needle = "\"";
-        needle.append(field).append("\":\"").append(value).append("\"");
-        return body.find(needle) != std::string_view::npos;
+        for (auto at = body.find(value); at != std::string_view::npos; at = body.find(value, at + 1)) {
+            const auto key_at = at - std::min(at, field.size() + 4);
+            if (at >= field.size() + 4 && body.substr(key_at, 1) == "\"" &&
+                body.substr(key_at + 1, field.size()) == field && body.substr(at - 3, 3) == "\":\"" &&
+                body.substr(at + value.size(), 1) == "\"")
+                return true;
+        }
+        return false;
     };
     switch (s.op) {
     case operation::create: {

@@ -26,7 +26,9 @@ struct known_user {
 // One request to make.
 struct step {
     operation op;
-    std::string key;  // create: the new external id; get: the id; get-external: the external id
+    // create: the new external id; get: the id; get-external: the external id. Valid until the
+    // workload's next step.
+    std::string_view key;
 };
 
 // The figures of one operation.
@@ -71,6 +73,7 @@ private:
     std::vector<known_user> own_;
     std::string prefix_;
     std::uint64_t creates_ = 0;
+    std::string create_key_;  // the key of the latest create step
     std::mt19937_64 random_;
 };
 

@@ -48,7 +48,8 @@ std::variant<run_options, print_and_exit> parse_command_line(int argc, const cha
 
     po::variables_map values;
     try {
-        po::store(po::parse_command_line(argc, argv, options), values);
+        // No positional options: a stray word is an error, not silently ignored.
+        po::store(po::command_line_parser(argc, argv).options(options).positional({}).run(), values);
         if (values.count("help")) {
             std::ostringstream text;
             text << "Usage: ozzie-server --data-dir DIR --clients PATH [options]\n"
