@@ -70,7 +70,8 @@ result<new_user> parse_new_user(std::string_view text) {
     options.max_depth = 32;
     boost::system::error_code ec;
     const json::value parsed = json::parse(text, ec, {}, options);
-    if (ec || !parsed.is_object()) return messages::body_not_object();
+    if (ec) return messages::body_not_json(ec.message());
+    if (!parsed.is_object()) return messages::body_not_object();
     const json::object& body = parsed.get_object();
 
     for (const auto& field : body) {

@@ -48,6 +48,12 @@ error body_not_object() {
             "The request body must be a JSON object, e.g. {\"external_user_id\": \"usr_8821\"}."};
 }
 
+error body_not_json(std::string_view reason) {
+    return {errc::validation_error,
+            "The request body is not valid JSON (" + std::string(reason) + "). Send a JSON object, e.g. "
+            "{\"external_user_id\": \"usr_8821\"}."};
+}
+
 error conflict(std::string_view external_user_id) {
     return {errc::conflict, "A user with external_user_id '" + quote_for_message(external_user_id) +
                                 "' already exists under your API client. Use GET "

@@ -479,6 +479,7 @@ struct rejected_case {
     std::string body;
     std::string field;        // the field the message must name in quotes; empty: none
     std::string external_id;  // must still be unknown afterwards; empty: no check
+    std::string received = {};  // text the message must quote (the value received); empty: none
 };
 
 void expect_rejected(const server_fixture& f, const std::vector<rejected_case>& cases) {
@@ -488,6 +489,9 @@ void expect_rejected(const server_fixture& f, const std::vector<rejected_case>& 
             if (!c.field.empty())
                 BOOST_TEST(names_field(message, c.field),
                            "the message does not name '" << c.field << "': " << message);
+            if (!c.received.empty())
+                BOOST_TEST(message.find(c.received) != std::string::npos,
+                           "the message does not show " << c.received << ": " << message);
             if (!c.external_id.empty())
                 check_error(f.get(external_target(c.external_id)), 404, "NOT_FOUND");
         }
@@ -511,7 +515,8 @@ BOOST_AUTO_TEST_CASE(invalid_emails_are_rejected) {
                               "a@example..com", "a@.example.com", "a@example.com ", ""}) {
         const std::string ext = "email-" + std::to_string(n++);
         cases.push_back({std::string("email '") + email + "'",
-                         body_of({{"external_user_id", ext}, {"email", email}}), "email", ext});
+                         body_of({{"external_user_id", ext}, {"email", email}}), "email", ext,
+                         std::string("'") + email + "'"});
     }
     expect_rejected(*this, cases);
 }
@@ -523,8 +528,10 @@ BOOST_AUTO_TEST_CASE(invalid_phones_are_rejected) {
                               "+1555-123-4567", "+", "++15551234567", "+1555123456a", "",
                               "+15551234567\n", "tel:+15551234567"}) {
         const std::string ext = "phone-" + std::to_string(n++);
+        const bool printable = std::string_view(phone).find('\n') == std::string_view::npos;
         cases.push_back({std::string("phone '") + phone + "'",
-                         body_of({{"external_user_id", ext}, {"phone", phone}}), "phone", ext});
+                         body_of({{"external_user_id", ext}, {"phone", phone}}), "phone", ext,
+                         printable ? std::string("'") + phone + "'" : std::string()});
     }
     // Full-width digits are not ASCII digits.
     cases.push_back({"full-width digits",
@@ -541,7 +548,7 @@ BOOST_AUTO_TEST_CASE(unsupported_languages_are_rejected) {
         const std::string ext = "lang-" + std::to_string(n++);
         cases.push_back({std::string("language '") + language + "'",
                          body_of({{"external_user_id", ext}, {"language", language}}), "language",
-                         ext});
+                         ext, std::string("'") + language + "'"});
     }
     expect_rejected(*this, cases);
 }
@@ -582,7 +589,8 @@ BOOST_AUTO_TEST_CASE(missing_external_user_id_is_rejected) {
 BOOST_AUTO_TEST_CASE(values_of_the_wrong_type_are_rejected) {
     expect_rejected(
         *this,
-        {{"external_user_id number", R"({"external_user_id":8821})", "external_user_id", "8821"},
+        {{"external_user_id number", R"({"external_user_id":8821})", "external_user_id", "8821",
+          "8821"},
          {"external_user_id null", R"({"external_user_id":null})", "external_user_id", ""},
          {"external_user_id array", R"({"external_user_id":["usr"]})", "external_user_id", ""},
          {"external_user_id object", R"({"external_user_id":{"id":"usr"}})", "external_user_id",
@@ -590,11 +598,12 @@ BOOST_AUTO_TEST_CASE(values_of_the_wrong_type_are_rejected) {
          {"name number", R"({"external_user_id":"type-1","name":5})", "name", "type-1"},
          {"name object", R"({"external_user_id":"type-2","name":{"first":"Maria"}})", "name",
           "type-2"},
-         {"email boolean", R"({"external_user_id":"type-3","email":true})", "email", "type-3"},
+         {"email boolean", R"({"external_user_id":"type-3","email":true})", "email", "type-3",
+          "true"},
          {"phone number", R"({"external_user_id":"type-4","phone":15551234567})", "phone",
-          "type-4"},
+          "type-4", "15551234567"},
          {"language array", R"({"external_user_id":"type-5","language":["en"]})", "language",
-          "type-5"}});
+          "type-5", "en"}});
 }
 
 BOOST_AUTO_TEST_CASE(read_only_fields_are_rejected) {
@@ -953,6 +962,24 @@ BOOST_AUTO_TEST_CASE(a_body_over_the_limit_gets_413) {
     check_error(client.read_response(), 413, "PAYLOAD_TOO_LARGE");
 }
 
+BOOST_AUTO_TEST_CASE(headers_over_the_limit_get_431) {
+    // The default header limit is 8 KiB.
+    http_client client{port};
+    client.write_raw("GET /v1/users/external:usr_8821 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     "Authorization: " + std::string(spec_token) + "\r\n"
+                     "X-Padding: " + std::string(9000, 'p') + "\r\n\r\n");
+    check_error(client.read_response(), 431, "REQUEST_HEADERS_TOO_LARGE");
+}
+
+BOOST_AUTO_TEST_CASE(a_malformed_request_gets_400_bad_request_and_the_connection_closes) {
+    http_client client{port};
+    client.write_raw("THIS IS NOT HTTP\r\n\r\n");
+    const http_response res = client.read_response();
+    check_error(res, 400, "BAD_REQUEST");
+    BOOST_TEST(!res.keep_alive());
+    BOOST_TEST(client.closed_by_server());
+}
+
 // ---------------------------------------------------------------------------------------------
 // Concurrency
 
@@ -1059,7 +1086,17 @@ BOOST_AUTO_TEST_CASE(concurrent_distinct_creates_all_succeed) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Restart
+// Stop and restart
+
+BOOST_AUTO_TEST_CASE(stop_closes_idle_keep_alive_connections) {
+    http_client client{port};
+    const http_response res = client.request(http::verb::get, "/v1/users/external:usr_8821",
+                                             {{"Authorization", std::string(spec_token)}});
+    check_error(res, 404, "NOT_FOUND");
+    BOOST_TEST_REQUIRE(res.keep_alive());
+    stop();  // must return although the connection is open
+    BOOST_TEST(client.closed_by_server());
+}
 
 BOOST_AUTO_TEST_CASE(users_survive_a_restart) {
     const json::object maria = check_user(post_users(maria_body), 201);

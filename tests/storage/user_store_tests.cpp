@@ -1,0 +1,483 @@
+// The RocksDB store (source/storage/user_store.hpp) and its encoding (source/storage/encoding.hpp).
+#include <boost/test/unit_test.hpp>
+
+#include "service/ulid.hpp"
+#include "storage/encoding.hpp"
+#include "storage/user_store.hpp"
+
+#include "storage/spawn_self.hpp"
+#include "support/temp_dir.hpp"
+
+#include <ozzie/config.hpp>
+#include <ozzie/errors.hpp>
+#include <ozzie/user.hpp>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace std::chrono;
+
+std::string errc_name(ozzie::errc e) {
+    switch (e) {
+        case ozzie::errc::validation_error: return "validation_error";
+        case ozzie::errc::unauthorized: return "unauthorized";
+        case ozzie::errc::forbidden: return "forbidden";
+        case ozzie::errc::not_found: return "not_found";
+        case ozzie::errc::method_not_allowed: return "method_not_allowed";
+        case ozzie::errc::conflict: return "conflict";
+        case ozzie::errc::payload_too_large: return "payload_too_large";
+        case ozzie::errc::internal: return "internal";
+        default: return "errc(" + std::to_string(static_cast<int>(e)) + ")";
+    }
+}
+
+template <class T>
+std::string outcome(const ozzie::result<T>& r) {
+    return r.has_value() ? "ok" : errc_name(r.error().code);
+}
+
+std::string opt(const std::optional<std::string>& v) {
+    return v ? "\"" + *v + "\"" : std::string("<null>");
+}
+
+// "1,0,1" for [true,false,true]; "error: <code>" if the insert failed.
+std::string flags(const ozzie::result<std::vector<bool>>& r) {
+    if (!r.has_value()) return "error: " + errc_name(r.error().code) + " " + r.error().message;
+    std::string out;
+    for (bool b : *r) out += (out.empty() ? "" : ",") + std::string(b ? "1" : "0");
+    return out;
+}
+
+// Every field compared on its own (so a failure says which), then operator== as a whole.
+void check_same_user(const ozzie::user& actual, const ozzie::user& expected) {
+    BOOST_TEST(actual.id == expected.id);
+    BOOST_TEST(actual.client_id == expected.client_id);
+    BOOST_TEST(actual.external_user_id == expected.external_user_id);
+    BOOST_TEST(opt(actual.name) == opt(expected.name));
+    BOOST_TEST(opt(actual.email) == opt(expected.email));
+    BOOST_TEST(opt(actual.phone) == opt(expected.phone));
+    BOOST_TEST(actual.language == expected.language);
+    BOOST_TEST(static_cast<int>(actual.stage) == static_cast<int>(expected.stage));
+    BOOST_TEST(actual.created_at.time_since_epoch().count() ==
+               expected.created_at.time_since_epoch().count());
+    BOOST_TEST((actual == expected));
+}
+
+// Builds users by hand: ids from a ULID generator, created_at in whole seconds.
+class user_factory {
+public:
+    ozzie::user make(std::string client_id, std::string external_user_id) {
+        const auto now = time_point_cast<milliseconds>(system_clock::now());
+        const auto id = ids_.next(now);
+        ozzie::user u;
+        u.id = std::string(ozzie::user_id_prefix) + id.text;
+        u.client_id = std::move(client_id);
+        u.external_user_id = std::move(external_user_id);
+        u.language = "en";
+        u.stage = ozzie::onboarding_stage::intake_pending;
+        u.created_at = time_point_cast<seconds>(id.time);
+        return u;
+    }
+
+    ozzie::user make_full(std::string client_id, std::string external_user_id) {
+        ozzie::user u = make(std::move(client_id), std::move(external_user_id));
+        u.name = "Maria Santos";
+        u.email = "maria@example.com";
+        u.phone = "+15551234567";
+        u.language = "pt";
+        u.stage = ozzie::onboarding_stage::active;
+        return u;
+    }
+
+private:
+    ozzie::ulid_generator ids_;
+};
+
+std::string ulid_of(const ozzie::user& u) {
+    return std::string(u.id.substr(ozzie::user_id_prefix.size()));
+}
+
+// The users the crash tests' child stores before it is killed.
+constexpr int crash_users = 20;
+
+ozzie::user crash_user(user_factory& users, int i) {
+    ozzie::user u = users.make_full("crash_client", "crash_" + std::to_string(i));
+    u.name = "crash user " + std::to_string(i);
+    return u;
+}
+
+// A fresh temp dir per test and a store opened in it.
+struct store_fixture {
+    ozzie::testing::temp_dir dir;
+    ozzie::store_options options;
+    std::unique_ptr<ozzie::user_store> store;
+    user_factory users;
+
+    store_fixture() {
+        options.data_dir = dir.path() / "db";
+        open();
+    }
+    ~store_fixture() { store.reset(); }  // close before the temp dir goes
+
+    void open() { store = std::make_unique<ozzie::user_store>(options); }
+    void reopen() {
+        store.reset();
+        open();
+    }
+
+    ozzie::result<std::vector<bool>> insert(const std::vector<ozzie::user>& batch) {
+        return store->insert(std::span<const ozzie::user>(batch));
+    }
+
+    // The user is stored and reachable both ways, and the index points at it.
+    void check_stored(const ozzie::user& u) {
+        auto got = store->get(ulid_of(u));
+        BOOST_TEST_REQUIRE(outcome(got) == "ok", "get " << u.id);
+        check_same_user(*got, u);
+        auto indexed = store->find_external(u.client_id, u.external_user_id);
+        BOOST_TEST_REQUIRE(outcome(indexed) == "ok",
+                           "find_external " << u.client_id << "/" << u.external_user_id);
+        BOOST_TEST(*indexed == ulid_of(u));
+    }
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(user_store_basics, store_fixture)
+
+BOOST_AUTO_TEST_CASE(insert_then_get_and_find_external) {
+    const ozzie::user u = users.make_full("s2client", "usr_8821");
+    BOOST_TEST(flags(insert({u})) == "1");
+    check_stored(u);
+}
+
+BOOST_AUTO_TEST_CASE(user_with_absent_optionals_round_trips) {
+    const ozzie::user u = users.make("s2client", "usr_minimal");
+    BOOST_TEST(flags(insert({u})) == "1");
+    check_stored(u);
+}
+
+BOOST_AUTO_TEST_CASE(every_onboarding_stage_round_trips) {
+    std::vector<ozzie::user> batch;
+    for (auto stage : {ozzie::onboarding_stage::intake_pending, ozzie::onboarding_stage::plan_pending,
+                       ozzie::onboarding_stage::active}) {
+        ozzie::user u = users.make("c", "stage_" + std::to_string(static_cast<int>(stage)));
+        u.stage = stage;
+        batch.push_back(u);
+    }
+    BOOST_TEST(flags(insert(batch)) == "1,1,1");
+    for (const auto& u : batch) check_stored(u);
+}
+
+BOOST_AUTO_TEST_CASE(unusual_values_round_trip) {
+    ozzie::user u = users.make("client.id-1_x", "a/b:c?d e \xC3\xA9 \xF0\x9F\x98\x80");
+    u.name = std::string("nul\0inside", 10);
+    u.email = "";  // present but empty is not absent
+    u.phone = std::string(300, '9');
+    u.language = "es";
+    u.created_at = sys_seconds{seconds{-86400}};  // before the epoch
+    BOOST_TEST(flags(insert({u})) == "1");
+    check_stored(u);
+}
+
+BOOST_AUTO_TEST_CASE(get_of_unknown_ulid_is_not_found) {
+    ozzie::ulid_generator gen;
+    const auto unknown = gen.next(time_point_cast<milliseconds>(system_clock::now())).text;
+    BOOST_TEST(outcome(store->get(unknown)) == "not_found");
+    // Also after something else was stored.
+    BOOST_TEST(flags(insert({users.make("c", "e")})) == "1");
+    BOOST_TEST(outcome(store->get(unknown)) == "not_found");
+}
+
+BOOST_AUTO_TEST_CASE(find_external_of_unknown_is_not_found) {
+    BOOST_TEST(outcome(store->find_external("c", "nobody")) == "not_found");
+    BOOST_TEST(flags(insert({users.make("c", "somebody")})) == "1");
+    BOOST_TEST(outcome(store->find_external("c", "nobody")) == "not_found");
+    BOOST_TEST(outcome(store->find_external("c", "somebod")) == "not_found");  // no prefix match
+    BOOST_TEST(outcome(store->find_external("c", "somebody2")) == "not_found");
+    BOOST_TEST(outcome(store->find_external("other", "somebody")) == "not_found");
+}
+
+BOOST_AUTO_TEST_CASE(empty_batch_stores_nothing) {
+    BOOST_TEST(flags(insert({})) == "");
+}
+
+BOOST_AUTO_TEST_CASE(duplicate_within_one_batch_keeps_only_the_first) {
+    const ozzie::user first = users.make_full("c", "dup");
+    const ozzie::user second = users.make("c", "dup");
+    BOOST_TEST(flags(insert({first, second})) == "1,0");
+    check_stored(first);
+    BOOST_TEST(outcome(store->get(ulid_of(second))) == "not_found");
+}
+
+BOOST_AUTO_TEST_CASE(mixed_batch_stores_the_free_ones) {
+    const ozzie::user a = users.make("c", "a");
+    const ozzie::user a_again = users.make("c", "a");
+    const ozzie::user b = users.make("c", "b");
+    const ozzie::user a_third = users.make("c", "a");
+    const ozzie::user b_other_client = users.make("d", "b");
+    BOOST_TEST(flags(insert({a, a_again, b, a_third, b_other_client})) == "1,0,1,0,1");
+    check_stored(a);
+    check_stored(b);
+    check_stored(b_other_client);
+    BOOST_TEST(outcome(store->get(ulid_of(a_again))) == "not_found");
+    BOOST_TEST(outcome(store->get(ulid_of(a_third))) == "not_found");
+}
+
+BOOST_AUTO_TEST_CASE(same_external_id_under_two_clients_is_two_users) {
+    const ozzie::user mine = users.make("client_a", "usr_8821");
+    const ozzie::user theirs = users.make("client_b", "usr_8821");
+    BOOST_TEST(flags(insert({mine, theirs})) == "1,1");
+    check_stored(mine);
+    check_stored(theirs);
+}
+
+BOOST_AUTO_TEST_CASE(client_and_external_id_do_not_run_together) {
+    // ("a", "bc") and ("ab", "c") must be different index keys.
+    const ozzie::user one = users.make("a", "bc");
+    const ozzie::user two = users.make("ab", "c");
+    BOOST_TEST(flags(insert({one, two})) == "1,1");
+    check_stored(one);
+    check_stored(two);
+}
+
+BOOST_AUTO_TEST_CASE(conflict_against_an_existing_user) {
+    const ozzie::user original = users.make_full("c", "usr_8821");
+    BOOST_TEST(flags(insert({original})) == "1");
+    const ozzie::user intruder = users.make("c", "usr_8821");
+    BOOST_TEST(flags(insert({intruder})) == "0");
+    BOOST_TEST(outcome(store->get(ulid_of(intruder))) == "not_found");
+    // The index still points at the original, unchanged.
+    check_stored(original);
+}
+
+BOOST_AUTO_TEST_CASE(external_ids_differing_only_in_case_are_different) {
+    const ozzie::user lower = users.make("c", "usr_a");
+    const ozzie::user upper = users.make("c", "USR_A");
+    BOOST_TEST(flags(insert({lower, upper})) == "1,1");
+    check_stored(lower);
+    check_stored(upper);
+}
+
+BOOST_AUTO_TEST_CASE(index_is_consistent_for_many_users) {
+    std::vector<ozzie::user> all;
+    for (int batch = 0; batch < 10; ++batch) {
+        std::vector<ozzie::user> users_of_batch;
+        for (int i = 0; i < 30; ++i) {
+            users_of_batch.push_back(users.make("client_" + std::to_string(i % 3),
+                                                "ext_" + std::to_string(batch) + "_" +
+                                                    std::to_string(i)));
+        }
+        auto r = insert(users_of_batch);
+        BOOST_TEST_REQUIRE(outcome(r) == "ok");
+        BOOST_TEST(r->size() == users_of_batch.size());
+        for (bool stored : *r) BOOST_TEST(stored);
+        all.insert(all.end(), users_of_batch.begin(), users_of_batch.end());
+    }
+    for (const auto& u : all) check_stored(u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(user_store_persistence, store_fixture)
+
+BOOST_AUTO_TEST_CASE(users_survive_close_and_reopen) {
+    const ozzie::user full = users.make_full("s2client", "usr_8821");
+    const ozzie::user minimal = users.make("s2client", "usr_minimal");
+    ozzie::user other = users.make("other", "usr_8821");
+    other.name = "Jo\xC3\xA3o";
+    other.stage = ozzie::onboarding_stage::plan_pending;
+    BOOST_TEST(flags(insert({full, minimal, other})) == "1,1,1");
+
+    reopen();
+    check_stored(full);
+    check_stored(minimal);
+    check_stored(other);
+
+    // The index survived too: a duplicate is still refused after reopening.
+    BOOST_TEST(flags(insert({users.make("s2client", "usr_8821")})) == "0");
+    // And the store still takes new users.
+    const ozzie::user later = users.make("s2client", "usr_later");
+    BOOST_TEST(flags(insert({later})) == "1");
+
+    reopen();
+    check_stored(full);
+    check_stored(later);
+}
+
+BOOST_AUTO_TEST_CASE(refused_duplicate_is_not_there_after_reopen) {
+    const ozzie::user first = users.make("c", "dup");
+    const ozzie::user second = users.make("c", "dup");
+    BOOST_TEST(flags(insert({first, second})) == "1,0");
+    reopen();
+    check_stored(first);
+    BOOST_TEST(outcome(store->get(ulid_of(second))) == "not_found");
+}
+
+BOOST_AUTO_TEST_CASE(sync_false_works_and_persists) {
+    store.reset();
+    options.sync = false;
+    open();
+    const ozzie::user u = users.make_full("c", "no_sync");
+    BOOST_TEST(flags(insert({u})) == "1");
+    check_stored(u);
+    reopen();
+    check_stored(u);
+}
+
+BOOST_AUTO_TEST_CASE(reopen_with_the_other_sync_setting) {
+    const ozzie::user u = users.make("c", "switch");
+    BOOST_TEST(flags(insert({u})) == "1");
+    store.reset();
+    options.sync = false;
+    open();
+    check_stored(u);
+}
+
+BOOST_AUTO_TEST_CASE(opening_a_directory_already_open_throws) {
+    BOOST_CHECK_THROW(ozzie::user_store second(options), std::runtime_error);
+    // The first one still works.
+    const ozzie::user u = users.make("c", "still_works");
+    BOOST_TEST(flags(insert({u})) == "1");
+    check_stored(u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(user_store_crash)
+
+namespace {
+
+// Runs the child below on `data_dir` with the given sync policy, then checks what survived.
+void check_inserts_survive_a_crash(bool sync) {
+    ozzie::testing::temp_dir dir;
+    const auto data_dir = dir.path() / "db";
+    const int status = ozzie::testing::run_self_test(
+        "crash_children/store_inserts_then_is_killed",
+        {"OZZIE_CRASH_DIR=" + data_dir.string(), std::string("OZZIE_CRASH_SYNC=") + (sync ? "1" : "0")});
+    BOOST_TEST_REQUIRE(ozzie::testing::killed_by_sigkill(status),
+                       "the child failed before its crash (wait status " << status << ")");
+
+    ozzie::store_options options;
+    options.data_dir = data_dir;
+    ozzie::user_store store(options);
+    for (int i = 0; i < crash_users; ++i) {
+        auto indexed = store.find_external("crash_client", "crash_" + std::to_string(i));
+        BOOST_TEST_REQUIRE(outcome(indexed) == "ok", "user " << i << " lost in the crash");
+        auto got = store.get(*indexed);
+        BOOST_TEST_REQUIRE(outcome(got) == "ok", "record of user " << i << " lost in the crash");
+        BOOST_TEST(got->external_user_id == "crash_" + std::to_string(i));
+        BOOST_TEST(opt(got->name) == opt("crash user " + std::to_string(i)));
+        BOOST_TEST(got->id == "ozz_usr_" + *indexed);
+    }
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(inserts_survive_a_process_crash_with_sync_true) {
+    check_inserts_survive_a_crash(true);
+}
+
+BOOST_AUTO_TEST_CASE(inserts_survive_a_process_crash_with_sync_false) {
+    check_inserts_survive_a_crash(false);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// The child processes of the crash tests (disabled: they run only when a crash test starts them).
+BOOST_AUTO_TEST_SUITE(crash_children)
+
+// Not run by itself: the crash tests start this binary again to run just this case, which
+// stores users and then dies by SIGKILL without closing the store.
+BOOST_AUTO_TEST_CASE(store_inserts_then_is_killed, *boost::unit_test::disabled()) {
+    const char* dir = std::getenv("OZZIE_CRASH_DIR");
+    const char* sync = std::getenv("OZZIE_CRASH_SYNC");
+    if (!dir || !sync) {
+        BOOST_TEST_MESSAGE("runs only as the child of a crash test");
+        return;
+    }
+    ozzie::store_options options;
+    options.data_dir = dir;
+    options.sync = std::string(sync) == "1";
+    auto* store = new ozzie::user_store(options);  // deliberately never closed
+    user_factory users;
+    // One batch, then single inserts, as the commit queue would write them.
+    std::vector<ozzie::user> batch;
+    for (int i = 0; i < crash_users / 2; ++i) batch.push_back(crash_user(users, i));
+    auto stored = store->insert(std::span<const ozzie::user>(batch));
+    BOOST_TEST_REQUIRE(outcome(stored) == "ok");
+    for (int i = crash_users / 2; i < crash_users; ++i) {
+        std::vector<ozzie::user> one{crash_user(users, i)};
+        BOOST_TEST_REQUIRE(flags(store->insert(std::span<const ozzie::user>(one))) == "1");
+    }
+    ozzie::testing::die_like_a_crash();
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(user_store_open_failures)
+
+BOOST_AUTO_TEST_CASE(data_dir_that_is_a_file_throws) {
+    ozzie::testing::temp_dir dir;
+    const auto file = dir.path() / "not-a-directory";
+    std::ofstream(file) << "x";
+    ozzie::store_options options;
+    options.data_dir = file;
+    BOOST_CHECK_THROW(ozzie::user_store store(options), std::runtime_error);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(storage_encoding)
+
+BOOST_AUTO_TEST_CASE(user_key_is_the_ulid) {
+    user_factory users;
+    const ozzie::user u = users.make("c", "e");
+    BOOST_TEST(ozzie::encoding::user_key(u) == ulid_of(u));
+    BOOST_TEST(ozzie::encoding::user_key(u).size() == 26u);
+}
+
+BOOST_AUTO_TEST_CASE(value_round_trips) {
+    user_factory users;
+    ozzie::user full = users.make_full("c", "e");
+    ozzie::user minimal = users.make("c", "e2");
+    for (const auto& u : {full, minimal}) {
+        const std::string value = ozzie::encoding::user_value(u);
+        BOOST_TEST(static_cast<int>(static_cast<unsigned char>(value.at(0))) == 1);  // version 1
+        auto decoded = ozzie::encoding::decode_user(ozzie::encoding::user_key(u), value);
+        BOOST_TEST_REQUIRE(decoded.has_value());
+        check_same_user(*decoded, u);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(unknown_or_damaged_values_do_not_decode) {
+    user_factory users;
+    const ozzie::user u = users.make_full("c", "e");
+    const std::string key(ozzie::encoding::user_key(u));
+    std::string value = ozzie::encoding::user_value(u);
+    BOOST_TEST(!ozzie::encoding::decode_user(key, "").has_value());
+    std::string other_version = value;
+    other_version[0] = 2;
+    BOOST_TEST(!ozzie::encoding::decode_user(key, other_version).has_value());
+    // Cut short anywhere, the value is not a user.
+    for (std::size_t n = 1; n < value.size(); ++n)
+        BOOST_TEST(!ozzie::encoding::decode_user(key, std::string_view(value).substr(0, n)).has_value(),
+                   "prefix of " << n << " bytes");
+    // Trailing bytes are not ignored either.
+    BOOST_TEST(!ozzie::encoding::decode_user(key, value + "x").has_value());
+}
+
+BOOST_AUTO_TEST_CASE(external_key_is_client_nul_external) {
+    BOOST_TEST(ozzie::encoding::external_key("s2client", "usr_8821") ==
+               std::string("s2client\0usr_8821", 17));
+    BOOST_TEST(ozzie::encoding::external_key("a", "bc") != ozzie::encoding::external_key("ab", "c"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

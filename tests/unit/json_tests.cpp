@@ -1,0 +1,337 @@
+// The JSON of users and create requests (source/http/user_json.hpp).
+#include <boost/test/unit_test.hpp>
+
+#include "http/user_json.hpp"
+
+#include <ozzie/errors.hpp>
+#include <ozzie/user.hpp>
+
+#include <boost/json.hpp>
+
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace json = boost::json;
+
+namespace {
+
+using namespace std::chrono;
+
+std::string errc_name(ozzie::errc e) {
+    switch (e) {
+        case ozzie::errc::validation_error: return "validation_error";
+        case ozzie::errc::unauthorized: return "unauthorized";
+        case ozzie::errc::forbidden: return "forbidden";
+        case ozzie::errc::not_found: return "not_found";
+        case ozzie::errc::method_not_allowed: return "method_not_allowed";
+        case ozzie::errc::conflict: return "conflict";
+        case ozzie::errc::payload_too_large: return "payload_too_large";
+        case ozzie::errc::internal: return "internal";
+        default: return "errc(" + std::to_string(static_cast<int>(e)) + ")";
+    }
+}
+
+template <class T>
+std::string outcome(const ozzie::result<T>& r) {
+    return r.has_value() ? "ok" : errc_name(r.error().code);
+}
+
+template <class T>
+std::string message(const ozzie::result<T>& r) {
+    return r.has_value() ? "" : r.error().message;
+}
+
+bool contains(std::string_view haystack, std::string_view needle) {
+    return haystack.find(needle) != std::string_view::npos;
+}
+
+std::string opt(const std::optional<std::string>& v) {
+    return v ? "\"" + *v + "\"" : std::string("<null>");
+}
+
+// 2025-05-05T14:30:00Z
+const sys_seconds spec_created_at = sys_days{year{2025} / May / 5} + hours{14} + minutes{30};
+
+ozzie::user spec_user() {
+    ozzie::user u;
+    u.id = "ozz_usr_01HX9KZMR4P5JQNBVT7YCW3DEX";
+    u.client_id = "s2client";
+    u.external_user_id = "usr_8821";
+    u.name = "Maria Santos";
+    u.email = "maria@example.com";
+    u.phone = "+15551234567";
+    u.language = "en";
+    u.stage = ozzie::onboarding_stage::active;
+    u.created_at = spec_created_at;
+    return u;
+}
+
+std::vector<std::string> keys_of(const json::object& o) {
+    std::vector<std::string> keys;
+    for (const auto& kv : o) keys.emplace_back(kv.key());
+    return keys;
+}
+
+std::string joined(const std::vector<std::string>& v) {
+    std::string out;
+    for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
+    return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(user_body_rendering)
+
+BOOST_AUTO_TEST_CASE(spec_example_renders_exactly) {
+    const std::string body = ozzie::user_body(spec_user());
+    json::value parsed;
+    BOOST_REQUIRE_NO_THROW(parsed = json::parse(body));
+    // Re-serializing keeps the member order, so this checks order and values exactly.
+    BOOST_TEST(json::serialize(parsed) ==
+               R"({"object":"user","data":{"id":"ozz_usr_01HX9KZMR4P5JQNBVT7YCW3DEX",)"
+               R"("external_user_id":"usr_8821","name":"Maria Santos","email":"maria@example.com",)"
+               R"("phone":"+15551234567","language":"en","onboarding_stage":"active",)"
+               R"("created_at":"2025-05-05T14:30:00Z"}})");
+}
+
+BOOST_AUTO_TEST_CASE(has_exactly_the_documented_fields_in_order) {
+    const json::value parsed = json::parse(ozzie::user_body(spec_user()));
+    BOOST_REQUIRE(parsed.is_object());
+    BOOST_TEST(joined(keys_of(parsed.as_object())) == "object,data");
+    BOOST_TEST(parsed.at("object").as_string() == "user");
+    BOOST_REQUIRE(parsed.at("data").is_object());
+    BOOST_TEST(joined(keys_of(parsed.at("data").as_object())) ==
+               "id,external_user_id,name,email,phone,language,onboarding_stage,created_at");
+}
+
+BOOST_AUTO_TEST_CASE(owner_client_id_is_not_exposed) {
+    const std::string body = ozzie::user_body(spec_user());
+    BOOST_TEST(!contains(body, "client_id"));
+    BOOST_TEST(!contains(body, "s2client"));
+}
+
+BOOST_AUTO_TEST_CASE(absent_optional_fields_are_null) {
+    ozzie::user u = spec_user();
+    u.name.reset();
+    u.email.reset();
+    u.phone.reset();
+    const json::value parsed = json::parse(ozzie::user_body(u));
+    const json::object& data = parsed.at("data").as_object();
+    BOOST_TEST(data.size() == 8u);
+    BOOST_REQUIRE(data.contains("name"));
+    BOOST_REQUIRE(data.contains("email"));
+    BOOST_REQUIRE(data.contains("phone"));
+    BOOST_TEST(data.at("name").is_null());
+    BOOST_TEST(data.at("email").is_null());
+    BOOST_TEST(data.at("phone").is_null());
+    BOOST_TEST(data.at("external_user_id").as_string() == "usr_8821");
+    BOOST_TEST(data.at("language").as_string() == "en");
+}
+
+BOOST_AUTO_TEST_CASE(each_onboarding_stage_has_its_api_spelling) {
+    ozzie::user u = spec_user();
+    const std::pair<ozzie::onboarding_stage, std::string> stages[] = {
+        {ozzie::onboarding_stage::intake_pending, "intake_pending"},
+        {ozzie::onboarding_stage::plan_pending, "plan_pending"},
+        {ozzie::onboarding_stage::active, "active"},
+    };
+    for (const auto& [stage, text] : stages) {
+        u.stage = stage;
+        BOOST_TEST(ozzie::to_string(stage) == text);
+        const json::value parsed = json::parse(ozzie::user_body(u));
+        BOOST_TEST(parsed.at("data").at("onboarding_stage").as_string() == text);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(created_at_is_utc_with_seconds_and_z) {
+    const json::value parsed = json::parse(ozzie::user_body(spec_user()));
+    BOOST_TEST(parsed.at("data").at("created_at").as_string() == "2025-05-05T14:30:00Z");
+}
+
+BOOST_AUTO_TEST_CASE(special_characters_are_escaped_and_round_trip) {
+    ozzie::user u = spec_user();
+    u.external_user_id = "ext \"quoted\" \\ back/slash\ttab";
+    u.name = "Zo\xC3\xAB \"Z\" O'Neil\nsecond line \xF0\x9F\x98\x80 \xE6\x97\xA5";
+    u.email = "weird\x01" "ctl@example.com";  // control characters must be escaped too
+    const std::string body = ozzie::user_body(u);
+    json::value parsed;
+    BOOST_REQUIRE_NO_THROW(parsed = json::parse(body));
+    const json::object& data = parsed.at("data").as_object();
+    BOOST_TEST(std::string(data.at("external_user_id").as_string()) == u.external_user_id);
+    BOOST_TEST(std::string(data.at("name").as_string()) == *u.name);
+    BOOST_TEST(std::string(data.at("email").as_string()) == *u.email);
+    // A raw newline inside a JSON string would be invalid; it must be escaped.
+    BOOST_TEST(!contains(body, "\n"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(format_timestamp_suite)
+
+BOOST_AUTO_TEST_CASE(spec_example) {
+    BOOST_TEST(ozzie::format_timestamp(spec_created_at) == "2025-05-05T14:30:00Z");
+}
+
+BOOST_AUTO_TEST_CASE(unix_epoch) {
+    BOOST_TEST(ozzie::format_timestamp(sys_seconds{}) == "1970-01-01T00:00:00Z");
+}
+
+BOOST_AUTO_TEST_CASE(fields_are_zero_padded) {
+    const sys_seconds t = sys_days{year{2000} / February / 29} + hours{1} + minutes{2} + seconds{3};
+    BOOST_TEST(ozzie::format_timestamp(t) == "2000-02-29T01:02:03Z");
+}
+
+BOOST_AUTO_TEST_CASE(last_second_of_a_year) {
+    const sys_seconds t = sys_days{year{2024} / December / 31} + hours{23} + minutes{59} + seconds{59};
+    BOOST_TEST(ozzie::format_timestamp(t) == "2024-12-31T23:59:59Z");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(parse_new_user_suite)
+
+BOOST_AUTO_TEST_CASE(full_spec_request_is_parsed) {
+    auto r = ozzie::parse_new_user(R"({
+        "external_user_id": "usr_8821",
+        "name": "Maria Santos",
+        "email": "maria@example.com",
+        "phone": "+15551234567",
+        "language": "en"
+    })");
+    BOOST_REQUIRE_MESSAGE(r.has_value(), message(r));
+    BOOST_TEST(r->external_user_id == "usr_8821");
+    BOOST_TEST(opt(r->name) == "\"Maria Santos\"");
+    BOOST_TEST(opt(r->email) == "\"maria@example.com\"");
+    BOOST_TEST(opt(r->phone) == "\"+15551234567\"");
+    BOOST_TEST(opt(r->language) == "\"en\"");
+}
+
+BOOST_AUTO_TEST_CASE(minimal_request_leaves_optionals_absent) {
+    auto r = ozzie::parse_new_user(R"({"external_user_id":"usr_1"})");
+    BOOST_REQUIRE_MESSAGE(r.has_value(), message(r));
+    BOOST_TEST(r->external_user_id == "usr_1");
+    BOOST_TEST(opt(r->name) == "<null>");
+    BOOST_TEST(opt(r->email) == "<null>");
+    BOOST_TEST(opt(r->phone) == "<null>");
+    BOOST_TEST(opt(r->language) == "<null>");
+}
+
+BOOST_AUTO_TEST_CASE(json_escapes_are_decoded) {
+    auto r = ozzie::parse_new_user(
+        R"({"external_user_id":"a\/b \"q\" \u00e9 \ud83d\ude00","name":"line1\nline2"})");
+    BOOST_REQUIRE_MESSAGE(r.has_value(), message(r));
+    BOOST_TEST(r->external_user_id == "a/b \"q\" \xC3\xA9 \xF0\x9F\x98\x80");
+    BOOST_TEST(opt(r->name) == "\"line1\nline2\"");
+}
+
+BOOST_AUTO_TEST_CASE(null_name_email_phone_mean_absent) {
+    auto r = ozzie::parse_new_user(
+        R"({"external_user_id":"usr_1","name":null,"email":null,"phone":null})");
+    BOOST_REQUIRE_MESSAGE(r.has_value(), message(r));
+    BOOST_TEST(opt(r->name) == "<null>");
+    BOOST_TEST(opt(r->email) == "<null>");
+    BOOST_TEST(opt(r->phone) == "<null>");
+}
+
+BOOST_AUTO_TEST_CASE(field_values_are_left_to_validate) {
+    // The header: "Field values are checked by validate(), not here."
+    auto r = ozzie::parse_new_user(
+        R"({"external_user_id":"usr_1","email":"not-an-email","phone":"123","language":"fr"})");
+    BOOST_REQUIRE_MESSAGE(r.has_value(), message(r));
+    BOOST_TEST(opt(r->email) == "\"not-an-email\"");
+    BOOST_TEST(opt(r->phone) == "\"123\"");
+    BOOST_TEST(opt(r->language) == "\"fr\"");
+}
+
+BOOST_AUTO_TEST_CASE(body_that_is_not_an_object_is_rejected) {
+    for (std::string_view body : {"[]", "[{\"external_user_id\":\"x\"}]", "42", "\"x\"", "null",
+                                  "true", "", " ", "{", "}", "{\"external_user_id\":",
+                                  "{'external_user_id':'x'}", "external_user_id=x",
+                                  "{\"external_user_id\":\"x\"} trailing",
+                                  "{\"external_user_id\":\"x\",}"}) {
+        auto r = ozzie::parse_new_user(body);
+        BOOST_TEST(outcome(r) == "validation_error", "body: " << body);
+        if (!r.has_value()) BOOST_TEST(!r.error().message.empty(), "body: " << body);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(read_only_fields_are_rejected_by_name) {
+    for (std::string field : {"id", "onboarding_stage", "created_at", "object"}) {
+        const std::string body =
+            R"({"external_user_id":"usr_1",")" + field + R"(":"x"})";
+        auto r = ozzie::parse_new_user(body);
+        BOOST_TEST(outcome(r) == "validation_error", field);
+        BOOST_TEST(contains(message(r), "'" + field + "'"), field << ": " << message(r));
+    }
+}
+
+BOOST_AUTO_TEST_CASE(read_only_field_is_rejected_whatever_its_value) {
+    auto r = ozzie::parse_new_user(R"({"external_user_id":"usr_1","id":null})");
+    BOOST_TEST(outcome(r) == "validation_error");
+    BOOST_TEST(contains(message(r), "'id'"), message(r));
+    r = ozzie::parse_new_user(R"({"onboarding_stage":"active","external_user_id":"usr_1"})");
+    BOOST_TEST(outcome(r) == "validation_error");
+    BOOST_TEST(contains(message(r), "'onboarding_stage'"), message(r));
+}
+
+BOOST_AUTO_TEST_CASE(unknown_field_is_rejected_by_name) {
+    auto r = ozzie::parse_new_user(R"({"external_user_id":"usr_1","nickname":"mari"})");
+    BOOST_TEST(outcome(r) == "validation_error");
+    BOOST_TEST(contains(message(r), "'nickname'"), message(r));
+
+    r = ozzie::parse_new_user(R"({"external_user_id":"usr_1","client_id":"other"})");
+    BOOST_TEST(outcome(r) == "validation_error");
+    BOOST_TEST(contains(message(r), "'client_id'"), message(r));
+
+    // Field names are case-sensitive: "Email" is not "email".
+    r = ozzie::parse_new_user(R"({"external_user_id":"usr_1","Email":"a@b.co"})");
+    BOOST_TEST(outcome(r) == "validation_error");
+    BOOST_TEST(contains(message(r), "'Email'"), message(r));
+}
+
+BOOST_AUTO_TEST_CASE(missing_external_user_id_is_rejected) {
+    auto r = ozzie::parse_new_user("{}");
+    BOOST_TEST(outcome(r) == "validation_error");
+    BOOST_TEST(contains(message(r), "'external_user_id'"), message(r));
+
+    r = ozzie::parse_new_user(R"({"name":"Maria"})");
+    BOOST_TEST(outcome(r) == "validation_error");
+    BOOST_TEST(contains(message(r), "'external_user_id'"), message(r));
+}
+
+BOOST_AUTO_TEST_CASE(null_external_user_id_is_rejected) {
+    auto r = ozzie::parse_new_user(R"({"external_user_id":null})");
+    BOOST_TEST(outcome(r) == "validation_error");
+    BOOST_TEST(contains(message(r), "'external_user_id'"), message(r));
+}
+
+BOOST_AUTO_TEST_CASE(wrong_types_are_rejected_by_field_name) {
+    const std::pair<std::string, std::string> cases[] = {
+        {"external_user_id", R"({"external_user_id":8821})"},
+        {"external_user_id", R"({"external_user_id":["usr_1"]})"},
+        {"external_user_id", R"({"external_user_id":{"id":"usr_1"}})"},
+        {"external_user_id", R"({"external_user_id":true})"},
+        {"name", R"({"external_user_id":"usr_1","name":42})"},
+        {"name", R"({"external_user_id":"usr_1","name":false})"},
+        {"email", R"({"external_user_id":"usr_1","email":{}})"},
+        {"email", R"({"external_user_id":"usr_1","email":["maria@example.com"]})"},
+        {"phone", R"({"external_user_id":"usr_1","phone":15551234567})"},
+        {"language", R"({"external_user_id":"usr_1","language":1})"},
+        {"language", R"({"external_user_id":"usr_1","language":["en"]})"},
+    };
+    for (const auto& [field, body] : cases) {
+        auto r = ozzie::parse_new_user(body);
+        BOOST_TEST(outcome(r) == "validation_error", body);
+        BOOST_TEST(contains(message(r), "'" + field + "'"), body << " -> " << message(r));
+    }
+}
+
+BOOST_AUTO_TEST_CASE(wrong_type_message_shows_the_received_json) {
+    auto r = ozzie::parse_new_user(R"({"external_user_id":"usr_1","name":42})");
+    BOOST_TEST(outcome(r) == "validation_error");
+    BOOST_TEST(contains(message(r), "42"), message(r));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
