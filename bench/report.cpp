@@ -31,9 +31,14 @@ std::string load_model(const bench_options& options) {
 std::string report_table(const bench_options& options, const run_stats& stats) {
     std::string out;
     char line[256];
-    std::snprintf(line, sizeof line, "scenario %s, %s, %u connections, %u threads, %.0f s measured after %.0f s warm-up%s\n",
-                  std::string(name_of(options.which)).c_str(), load_model(options).c_str(), options.connections,
-                  options.threads, options.duration_s, options.warmup_s, options.in_process ? ", in-process" : "");
+    if (options.in_process)
+        std::snprintf(line, sizeof line, "scenario %s, in-process, %u caller threads, %.0f s measured after %.0f s warm-up\n",
+                      std::string(name_of(options.which)).c_str(), options.connections, options.duration_s,
+                      options.warmup_s);
+    else
+        std::snprintf(line, sizeof line, "scenario %s, %s, %u connections, %u threads, %.0f s measured after %.0f s warm-up\n",
+                      std::string(name_of(options.which)).c_str(), load_model(options).c_str(), options.connections,
+                      options.threads, options.duration_s, options.warmup_s);
     out += line;
     std::snprintf(line, sizeof line, "%-13s %10s %8s %12s %9s %9s %9s %9s %9s %9s\n", "operation", "count", "errors",
                   "req/s", "p50 us", "p90 us", "p99 us", "p99.9 us", "p99.99 us", "max us");

@@ -15,13 +15,6 @@ struct user_service::impl {
     commit_queue queue;  // after store: destroyed first, answering every pending create
 
     explicit impl(const store_options& options) : store(options), queue(store) {}
-
-    // The stored user `ulid`, answering a missing one with `not_found`.
-    result<user> get(std::string_view ulid, error not_found) const {
-        auto found = store.get(ulid);
-        if (found) return found;
-        return found.error().code == errc::not_found ? std::move(not_found) : messages::internal();
-    }
 };
 
 user_service::user_service(const store_options& options)
@@ -46,8 +39,10 @@ result<user> user_service::create(std::string_view client_id, new_user request) 
 result<user> user_service::find_by_id(std::string_view client_id, std::string_view id) const {
     const auto ulid = ulid_of_user_id(id);
     if (!ulid) return messages::user_not_found(id);
-    auto found = impl_->get(*ulid, messages::user_not_found(id));
-    if (found && found->client_id != client_id) return messages::other_clients_user(id);
+    auto found = impl_->store.get(*ulid);
+    if (!found)
+        return found.error().code == errc::not_found ? messages::user_not_found(id) : messages::internal();
+    if (found->client_id != client_id) return messages::other_clients_user(id);
     return found;
 }
 
@@ -58,8 +53,10 @@ result<user> user_service::find_by_external(std::string_view client_id,
         if (ulid.error().code != errc::not_found) return messages::internal();
         return messages::external_user_not_found(external_user_id);
     }
-    // The record and its index entry are written in one batch, so the record is there.
-    return impl_->get(*ulid, messages::internal());
+    // The record and its index entry are written in one batch, so a missing record is damage.
+    auto found = impl_->store.get(*ulid);
+    if (!found) return messages::internal();
+    return found;
 }
 
 }  // namespace ozzie
