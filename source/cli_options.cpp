@@ -30,9 +30,18 @@ void parse_listen(const std::string& listen, server_options& server) {
     server.port = static_cast<std::uint16_t>(port);
 }
 
+double seconds(std::chrono::milliseconds ms) { return std::chrono::duration<double>(ms).count(); }
+
+std::chrono::milliseconds timeout(const po::variables_map& values, const char* name) {
+    const double s = values[name].as<double>();
+    if (!(s > 0 && s <= 86400)) throw std::runtime_error(std::string("--") + name + " must be more than 0 and at most 86400 seconds");
+    return std::chrono::milliseconds(static_cast<std::int64_t>(s * 1000));
+}
+
 }  // namespace
 
 std::variant<run_options, print_and_exit> parse_command_line(int argc, const char* const argv[]) {
+    const server_options defaults;
     po::options_description options("Options (each can also be set in the --config file as name = value)");
     options.add_options()
         ("help", "print this help and exit")
@@ -44,7 +53,15 @@ std::variant<run_options, print_and_exit> parse_command_line(int argc, const cha
         ("threads", po::value<unsigned>()->default_value(0), "network threads; 0 means one per core")
         ("sync", po::value<bool>()->default_value(true),
          "true: fsync the WAL before acknowledging a create; false: write it only (survives a "
-         "process crash, not a power loss)");
+         "process crash, not a power loss)")
+        ("body-limit", po::value<std::size_t>()->default_value(defaults.body_limit), "largest request body in bytes; larger gets 413")
+        ("header-limit", po::value<std::size_t>()->default_value(defaults.header_limit), "largest request line and headers in bytes; larger gets 431")
+        ("request-timeout", po::value<double>()->default_value(seconds(defaults.request_timeout)), "seconds a client has to send a whole request")
+        ("idle-timeout", po::value<double>()->default_value(seconds(defaults.idle_timeout)), "seconds an idle keep-alive connection stays open")
+        ("write-timeout", po::value<double>()->default_value(seconds(defaults.write_timeout)), "seconds a response has to be written")
+        ("max-connections", po::value<std::size_t>()->default_value(defaults.max_connections), "connections open at once; past it new ones get 503")
+        ("rate-limit", po::value<double>()->default_value(defaults.rate_limit), "requests per second each client may sustain; 0: no limit")
+        ("rate-burst", po::value<double>()->default_value(defaults.rate_burst), "requests a client may send at once above the rate");
 
     po::variables_map values;
     try {
@@ -78,6 +95,19 @@ std::variant<run_options, print_and_exit> parse_command_line(int argc, const cha
     run.server.clients_file = values["clients"].as<std::string>();
     run.store.data_dir = values["data-dir"].as<std::string>();
     run.store.sync = values["sync"].as<bool>();
+    run.server.body_limit = values["body-limit"].as<std::size_t>();
+    run.server.header_limit = values["header-limit"].as<std::size_t>();
+    run.server.request_timeout = timeout(values, "request-timeout");
+    run.server.idle_timeout = timeout(values, "idle-timeout");
+    run.server.write_timeout = timeout(values, "write-timeout");
+    run.server.max_connections = values["max-connections"].as<std::size_t>();
+    run.server.rate_limit = values["rate-limit"].as<double>();
+    run.server.rate_burst = values["rate-burst"].as<double>();
+    if (run.server.body_limit == 0 || run.server.header_limit < 256 || run.server.header_limit > (1u << 30))
+        throw std::runtime_error("--body-limit must be positive and --header-limit 256 bytes to 1 GiB");
+    if (run.server.max_connections == 0) throw std::runtime_error("--max-connections must be positive");
+    if (!(run.server.rate_limit >= 0) || !(run.server.rate_burst >= 1))
+        throw std::runtime_error("--rate-limit must be 0 or more and --rate-burst at least 1");
     return run;
 }
 

@@ -38,6 +38,9 @@ std::string_view code_name(errc e) noexcept {
     case errc::payload_too_large: return "PAYLOAD_TOO_LARGE";
     case errc::headers_too_large: return "REQUEST_HEADERS_TOO_LARGE";
     case errc::bad_request: return "BAD_REQUEST";
+    case errc::rate_limited: return "RATE_LIMITED";
+    case errc::unavailable: return "SERVICE_UNAVAILABLE";
+    case errc::http_version_not_supported: return "HTTP_VERSION_NOT_SUPPORTED";
     case errc::internal: return "INTERNAL_ERROR";
     }
     return "INTERNAL_ERROR";
@@ -54,6 +57,9 @@ unsigned http_status(errc e) noexcept {
     case errc::payload_too_large: return 413;
     case errc::headers_too_large: return 431;
     case errc::bad_request: return 400;
+    case errc::rate_limited: return 429;
+    case errc::unavailable: return 503;
+    case errc::http_version_not_supported: return 505;
     case errc::internal: return 500;
     }
     return 500;

@@ -1,6 +1,7 @@
 // Options of the store and the HTTP server: plain structs, each field with its default.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -30,8 +31,23 @@ struct server_options {
     std::filesystem::path clients_file;
     // Largest request body accepted, in bytes; larger gets 413. Default 64 KiB.
     std::size_t body_limit = 64 * 1024;
-    // Largest request header block, in bytes. Default 8 KiB.
+    // Largest request line and header block, in bytes; larger gets 431. Default 8 KiB.
     std::size_t header_limit = 8 * 1024;
+    // Time a client has to send a whole request (headers and body) from its first byte; slower
+    // clients (slowloris) are disconnected. Default 10 s.
+    std::chrono::milliseconds request_timeout{10'000};
+    // A keep-alive connection with no request under way is closed after this long. Default 60 s.
+    std::chrono::milliseconds idle_timeout{60'000};
+    // Time a response has to be written; a client that does not read is disconnected. Default 10 s.
+    std::chrono::milliseconds write_timeout{10'000};
+    // Connections open at once; past it, a new connection is answered 503 and closed, while the
+    // open ones keep working. Default 10000.
+    std::size_t max_connections = 10'000;
+    // Per-client token bucket: requests per second sustained (0: no limit), and the burst a
+    // client may spend at once. Over it, 429 RATE_LIMITED with Retry-After. Defaults 100000
+    // and 200000: generous, a guard against runaway clients rather than a quota.
+    double rate_limit = 100'000;
+    double rate_burst = 200'000;
 };
 
 }  // namespace ozzie

@@ -92,6 +92,12 @@ client_registry client_registry::load(const std::filesystem::path& path) {
     }
 }
 
+std::vector<std::string_view> client_registry::client_ids() const {
+    std::vector<std::string_view> ids;
+    for (const auto& [id, digest] : clients_) ids.push_back(id);
+    return ids;
+}
+
 std::optional<std::string_view> client_registry::authenticate(std::string_view authorization) const {
     const auto credentials = parse_bearer(authorization);
     if (!credentials) return std::nullopt;

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 namespace ozzie {
 
@@ -31,6 +32,8 @@ public:
     std::optional<std::string_view> authenticate(std::string_view authorization) const;
 
     std::size_t size() const noexcept { return clients_.size(); }
+    // Every client id; the views live as long as the registry.
+    std::vector<std::string_view> client_ids() const;
 
 private:
     std::unordered_map<std::string, sha256_digest> clients_;

@@ -53,6 +53,12 @@ public:
         }
         const auto client = context_.clients.authenticate(req_[http::field::authorization]);
         if (!client) co_return error(messages::unauthorized());
+        if (context_.limiter)
+            if (const auto wait = context_.limiter->take(*client, rate_limiter::clock::now())) {
+                auto res = error(messages::rate_limited(*wait));
+                res.set(http::field::retry_after, std::to_string(wait->count()));
+                co_return res;
+            }
         if (match.which == route::users) co_return co_await create_user(*client);
         co_return get_user(*client, match.user_id);
     }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "auth/client_registry.hpp"
+#include "http/rate_limiter.hpp"
 #include "http/types.hpp"
 
 #include <ozzie/user_service.hpp>
@@ -11,6 +12,7 @@ namespace ozzie {
 struct request_context {
     user_service& service;
     const client_registry& clients;
+    rate_limiter* limiter = nullptr;  // none: no rate limit
 };
 
 // The response to `req`. Never throws for any request; creates wait on the commit queue

@@ -3,6 +3,7 @@
 #include "auth/client_registry.hpp"
 #include "http/session.hpp"
 
+#include <atomic>
 #include <future>
 #include <iostream>
 #include <thread>
@@ -30,7 +31,7 @@ struct worker {
 };
 
 net::awaitable<void> accept_loop(worker& w, const request_context& context,
-                                 const server_options& options) {
+                                 const server_options& options, std::atomic<std::size_t>& open) {
     for (;;) {
         auto [ec, socket] = co_await w.acceptor.async_accept(net::as_tuple(net::use_awaitable));
         if (!w.acceptor.is_open()) co_return;
@@ -40,30 +41,39 @@ net::awaitable<void> accept_loop(worker& w, const request_context& context,
             co_await pause.async_wait(net::as_tuple(net::use_awaitable));
             continue;
         }
-        net::co_spawn(w.io, run_session(std::move(socket), context, options, w.sessions),
-                      net::detached);
+        const auto closed = [&open](std::exception_ptr) { open.fetch_sub(1, std::memory_order_relaxed); };
+        if (open.fetch_add(1, std::memory_order_relaxed) >= options.max_connections)
+            net::co_spawn(w.io, refuse_connection(std::move(socket), options), closed);
+        else
+            net::co_spawn(w.io, run_session(std::move(socket), context, options, w.sessions), closed);
     }
 }
 
 }  // namespace
 
 struct server::impl {
+    impl(user_service& s, server_options o) : service(s), options(std::move(o)) {}
+
     user_service& service;
     server_options options;
     std::optional<client_registry> clients;
+    std::optional<rate_limiter> limiter;
     std::optional<request_context> context;
+    std::atomic<std::size_t> open_connections{0};
     std::vector<std::unique_ptr<worker>> workers;
 };
 
 server::server(user_service& service, server_options options)
-    : impl_(std::make_unique<impl>(impl{service, std::move(options), {}, {}, {}})) {}
+    : impl_(std::make_unique<impl>(service, std::move(options))) {}
 
 server::~server() { stop(); }
 
 std::uint16_t server::start() {
     if (!impl_->workers.empty()) throw std::logic_error("server already started");
     impl_->clients = client_registry::load(impl_->options.clients_file);
-    impl_->context.emplace(request_context{impl_->service, *impl_->clients});
+    impl_->limiter.emplace(impl_->clients->client_ids(), impl_->options.rate_limit,
+                           impl_->options.rate_burst);
+    impl_->context.emplace(request_context{impl_->service, *impl_->clients, &*impl_->limiter});
 
     const unsigned threads = impl_->options.threads ? impl_->options.threads
                                                     : std::max(1u, std::thread::hardware_concurrency());
@@ -88,7 +98,7 @@ std::uint16_t server::start() {
     }
     impl_->workers = std::move(workers);
     for (auto& w : impl_->workers) {
-        net::co_spawn(w->io, accept_loop(*w, *impl_->context, impl_->options), net::detached);
+        net::co_spawn(w->io, accept_loop(*w, *impl_->context, impl_->options, impl_->open_connections), net::detached);
         std::packaged_task<void()> run([&io = w->io] { io.run(); });
         w->finished = run.get_future();
         w->thread = std::thread(std::move(run));

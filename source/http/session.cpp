@@ -10,15 +10,47 @@
 namespace ozzie {
 namespace {
 
-// How long a client may take to send a request, or stay idle between requests, and how long a
-// response may take to be written.
-constexpr auto io_timeout = std::chrono::seconds(30);
+using request_parser = http::request_parser<http::string_body>;
 
-// The answer to a request that could not be parsed; the connection closes after it.
-ozzie::error parse_failure(const beast::error_code& ec, const server_options& options) {
+// The version of a request line ending in a well-formed "HTTP/d.d" that Beast refused (it only
+// parses 1.x); nullopt if the line is simply malformed.
+std::optional<unsigned> refused_version(std::string_view received) {
+    const std::string_view line = received.substr(0, received.find("\r\n"));
+    if (line.size() < 9 || line[line.size() - 9] != ' ') return std::nullopt;
+    const std::string_view version = line.substr(line.size() - 8);
+    const auto digit = [](char c) { return c >= '0' && c <= '9'; };
+    if (!version.starts_with("HTTP/") || !digit(version[5]) || version[6] != '.' || !digit(version[7]))
+        return std::nullopt;
+    return static_cast<unsigned>((version[5] - '0') * 10 + (version[7] - '0'));
+}
+
+// The answer to a request that could not be parsed (`received`: the bytes not yet consumed);
+// the connection closes after it.
+ozzie::error parse_failure(const beast::error_code& ec, std::string_view received,
+                           const server_options& options) {
     if (ec == http::error::body_limit) return messages::payload_too_large(options.body_limit);
     if (ec == http::error::header_limit) return messages::headers_too_large(options.header_limit);
+    if (ec == http::error::bad_version)
+        if (const auto version = refused_version(received))
+            return messages::http_version_not_supported(*version);
     return messages::bad_request(ec.message());
+}
+
+// RFC 9112 framing rules Beast leaves to the server. A request that breaks one is answered
+// and the connection closed, so nothing after it is read as a request (no smuggling).
+std::optional<ozzie::error> framing_error(const request_parser& parser) {
+    const auto& req = parser.get();
+    if (req.version() != 11 && req.version() != 10)
+        return messages::http_version_not_supported(req.version());
+    const auto hosts = req.count(http::field::host);
+    if (hosts > 1 || (req.version() == 11 && hosts == 0))
+        return messages::bad_request("an HTTP/1.1 request needs exactly one Host header");
+    if (req.count(http::field::transfer_encoding) > 0) {
+        if (req.count(http::field::content_length) > 0)
+            return messages::bad_request("Content-Length together with Transfer-Encoding");
+        if (!parser.chunked()) return messages::bad_request("Transfer-Encoding must end in chunked");
+    }
+    return std::nullopt;
 }
 
 bool is_disconnect(const beast::error_code& ec) {
@@ -49,26 +81,43 @@ net::awaitable<void> run_session(net::ip::tcp::socket socket, const request_cont
 
     beast::flat_buffer buffer;
     while (!registry.stopping) {
-        http::request_parser<http::string_body> parser;
+        beast::error_code ec;
+        std::size_t n = 0;
+        // Between requests the idle timeout applies; from the first byte of a request on, the
+        // whole request must arrive within the request timeout.
+        if (buffer.size() == 0) {
+            stream.expires_after(options.idle_timeout);
+            std::tie(ec, n) = co_await stream.async_read_some(buffer.prepare(4096),
+                                                              net::as_tuple(net::use_awaitable));
+            if (ec) break;
+            buffer.commit(n);
+        }
+        request_parser parser;
         parser.header_limit(static_cast<std::uint32_t>(options.header_limit));
         parser.body_limit(options.body_limit);
-        stream.expires_after(io_timeout);
+        stream.expires_after(options.request_timeout);
 
-        auto [ec, n] = co_await http::async_read_header(stream, buffer, parser,
-                                                        net::as_tuple(net::use_awaitable));
-        if (!ec && beast::iequals(parser.get()[http::field::expect], "100-continue")) {
+        std::tie(ec, n) = co_await http::async_read_header(stream, buffer, parser,
+                                                           net::as_tuple(net::use_awaitable));
+        std::optional<ozzie::error> refused;
+        if (!ec) refused = framing_error(parser);
+        if (!ec && !refused && beast::iequals(parser.get()[http::field::expect], "100-continue")) {
             http::response<http::empty_body> go_on{http::status::continue_, 11};
             std::tie(ec, n) = co_await http::async_write(stream, go_on, net::as_tuple(net::use_awaitable));
         }
-        if (!ec && !parser.is_done())
+        if (!ec && !refused && !parser.is_done())
             std::tie(ec, n) = co_await http::async_read(stream, buffer, parser,
                                                         net::as_tuple(net::use_awaitable));
         if (is_disconnect(ec)) break;
+        if (ec) {
+            const auto unread = buffer.cdata();
+            refused = parse_failure(ec, {static_cast<const char*>(unread.data()), unread.size()}, options);
+        }
 
         entry->busy = true;
         response res;
-        if (ec) {
-            res = error_response(parse_failure(ec, options), 11, false);
+        if (refused) {
+            res = error_response(*refused, 11, false);
         } else {
             const request req = parser.release();
             try {
@@ -80,11 +129,21 @@ net::awaitable<void> run_session(net::ip::tcp::socket socket, const request_cont
             }
         }
         if (registry.stopping) res.keep_alive(false);
-        stream.expires_after(io_timeout);
+        stream.expires_after(options.write_timeout);
         std::tie(ec, n) = co_await http::async_write(stream, res, net::as_tuple(net::use_awaitable));
         entry->busy = false;
         if (ec || !res.keep_alive()) break;
     }
+    stream.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
+}
+
+net::awaitable<void> refuse_connection(net::ip::tcp::socket socket, const server_options& options) {
+    beast::tcp_stream stream(std::move(socket));
+    auto res = error_response(messages::unavailable(), 11, false);
+    res.set(http::field::retry_after, "1");
+    stream.expires_after(options.write_timeout);
+    co_await http::async_write(stream, res, net::as_tuple(net::use_awaitable));
+    beast::error_code ignored;
     stream.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
 }
 

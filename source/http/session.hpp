@@ -23,6 +23,9 @@ struct session_registry {
     void stop();
 };
 
+// Answers a connection over the limit with 503 and closes it.
+net::awaitable<void> refuse_connection(net::ip::tcp::socket socket, const server_options& options);
+
 // Serves one connection until the client closes it, an error occurs or the server stops.
 net::awaitable<void> run_session(net::ip::tcp::socket socket, const request_context& context,
                                  const server_options& options, session_registry& registry);

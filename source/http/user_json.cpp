@@ -3,8 +3,11 @@
 #include "service/messages.hpp"
 
 #include <boost/json.hpp>
+#include <boost/json/basic_parser_impl.hpp>
 
+#include <algorithm>
 #include <array>
+#include <vector>
 #include <cstdio>
 
 namespace ozzie {
@@ -19,6 +22,66 @@ constexpr std::array<std::string_view, 4> read_only_fields = {"id", "onboarding_
                                                               "created_at", "object"};
 constexpr std::array<std::string_view, 5> writable_fields = {"external_user_id", "name", "email",
                                                              "phone", "language"};
+
+constexpr std::size_t max_depth = 32;
+
+// A first pass over the body that finds a key repeated in the top-level object, which the
+// document parser would silently collapse.
+class duplicate_key_finder {
+public:
+    static constexpr std::size_t max_object_size = std::size_t(-1);
+    static constexpr std::size_t max_array_size = std::size_t(-1);
+    static constexpr std::size_t max_key_size = std::size_t(-1);
+    static constexpr std::size_t max_string_size = std::size_t(-1);
+
+    std::optional<std::string> duplicate;
+
+    bool on_document_begin(json::error_code&) { return true; }
+    bool on_document_end(json::error_code&) { return true; }
+    bool on_object_begin(json::error_code&) {
+        ++depth_;
+        return true;
+    }
+    bool on_object_end(std::size_t, json::error_code&) {
+        --depth_;
+        return true;
+    }
+    bool on_array_begin(json::error_code&) {
+        ++depth_;
+        return true;
+    }
+    bool on_array_end(std::size_t, json::error_code&) {
+        --depth_;
+        return true;
+    }
+    bool on_key_part(json::string_view part, std::size_t, json::error_code&) {
+        if (depth_ == 1) key_.append(part);
+        return true;
+    }
+    bool on_key(json::string_view part, std::size_t, json::error_code&) {
+        if (depth_ != 1) return true;
+        key_.append(part);
+        if (!duplicate && std::find(seen_.begin(), seen_.end(), key_) != seen_.end()) duplicate = key_;
+        seen_.push_back(std::move(key_));
+        key_.clear();
+        return true;
+    }
+    bool on_string_part(json::string_view, std::size_t, json::error_code&) { return true; }
+    bool on_string(json::string_view, std::size_t, json::error_code&) { return true; }
+    bool on_number_part(json::string_view, json::error_code&) { return true; }
+    bool on_int64(std::int64_t, json::string_view, json::error_code&) { return true; }
+    bool on_uint64(std::uint64_t, json::string_view, json::error_code&) { return true; }
+    bool on_double(double, json::string_view, json::error_code&) { return true; }
+    bool on_bool(bool, json::error_code&) { return true; }
+    bool on_null(json::error_code&) { return true; }
+    bool on_comment_part(json::string_view, json::error_code&) { return true; }
+    bool on_comment(json::string_view, json::error_code&) { return true; }
+
+private:
+    std::size_t depth_ = 0;
+    std::string key_;
+    std::vector<std::string> seen_;
+};
 
 bool contains(const auto& fields, std::string_view key) {
     return std::find(fields.begin(), fields.end(), key) != fields.end();
@@ -67,8 +130,12 @@ std::string user_body(const user& u) {
 
 result<new_user> parse_new_user(std::string_view text) {
     json::parse_options options;
-    options.max_depth = 32;
+    options.max_depth = max_depth;
     boost::system::error_code ec;
+    json::basic_parser<duplicate_key_finder> first_pass(options);
+    first_pass.write_some(false, text.data(), text.size(), ec);
+    if (ec) return messages::body_not_json(ec.message());
+    if (first_pass.handler().duplicate) return messages::duplicate_field(*first_pass.handler().duplicate);
     const json::value parsed = json::parse(text, ec, {}, options);
     if (ec) return messages::body_not_json(ec.message());
     if (!parsed.is_object()) return messages::body_not_object();

@@ -114,6 +114,26 @@ error bad_request(std::string_view what) {
     return {errc::bad_request, "Malformed HTTP request: " + std::string(what) + "."};
 }
 
+error rate_limited(std::chrono::seconds retry_after) {
+    return {errc::rate_limited, "Too many requests from your API client. Retry after " +
+                                    std::to_string(retry_after.count()) + " s."};
+}
+
+error unavailable() {
+    return {errc::unavailable, "The server is at its connection limit. Retry shortly."};
+}
+
+error http_version_not_supported(unsigned version) {
+    return {errc::http_version_not_supported, "HTTP/" + std::to_string(version / 10) + "." +
+                                                  std::to_string(version % 10) +
+                                                  " is not supported. Use HTTP/1.1 or HTTP/1.0."};
+}
+
+error duplicate_field(std::string_view field) {
+    return {errc::validation_error,
+            field_prefix(quote_for_message(field)) + "appears more than once. Send each field once."};
+}
+
 error internal() {
     return {errc::internal, "An internal error occurred. Please retry the request."};
 }

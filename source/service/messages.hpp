@@ -3,6 +3,7 @@
 
 #include <ozzie/errors.hpp>
 
+#include <chrono>
 #include <string_view>
 
 namespace ozzie::messages {
@@ -28,6 +29,10 @@ error bad_user_id_encoding(std::string_view raw);
 error payload_too_large(std::size_t limit);
 error headers_too_large(std::size_t limit);
 error bad_request(std::string_view what);
+error rate_limited(std::chrono::seconds retry_after);
+error unavailable();
+error http_version_not_supported(unsigned version);
+error duplicate_field(std::string_view field);
 error internal();
 
 }  // namespace ozzie::messages

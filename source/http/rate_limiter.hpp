@@ -1,0 +1,42 @@
+// Per-client token buckets: the request rate each API client may sustain.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace ozzie {
+
+class rate_limiter {
+public:
+    using clock = std::chrono::steady_clock;
+
+    // A bucket for each of `clients`, full at start: `burst` tokens, refilled at `per_second`.
+    // per_second 0 means no limit.
+    rate_limiter(const std::vector<std::string_view>& clients, double per_second, double burst);
+
+    // Takes a token from `client`'s bucket. nullopt if there was one; otherwise the whole seconds
+    // (at least 1) until there will be. Thread-safe; clients not given at construction are not
+    // limited.
+    std::optional<std::chrono::seconds> take(std::string_view client, clock::time_point now);
+
+private:
+    struct bucket {
+        bucket(double full, clock::time_point now) : tokens(full), refilled(now) {}
+        std::mutex mutex;
+        double tokens;
+        clock::time_point refilled;
+    };
+
+    double per_second_;
+    double burst_;
+    // Built once: lookups need no lock, each bucket has its own.
+    std::unordered_map<std::string_view, std::unique_ptr<bucket>> buckets_;
+};
+
+}  // namespace ozzie
