@@ -1,5 +1,7 @@
 #include "cli_options.hpp"
 
+#include "ops/logging.hpp"
+
 #include <boost/program_options.hpp>
 
 #include <charconv>
@@ -13,11 +15,16 @@ namespace {
 // More network threads than this is a typo (or "-1" read as unsigned), not a configuration.
 constexpr unsigned max_threads = 1024;
 
-// "HOST:PORT" or "[IPV6]:PORT".
-void parse_listen(const std::string& listen, server_options& server) {
+struct host_port {
+    std::string host;
+    std::uint16_t port;
+};
+
+// "HOST:PORT" or "[IPV6]:PORT", given to `option`.
+host_port parse_listen(const std::string& listen, const char* option) {
     const auto colon = listen.rfind(':');
     if (colon == std::string::npos || colon == 0 || colon + 1 == listen.size())
-        throw std::runtime_error("--listen must be HOST:PORT, got '" + listen + "'");
+        throw std::runtime_error(std::string(option) + " must be HOST:PORT, got '" + listen + "'");
     std::string host = listen.substr(0, colon);
     if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
     unsigned port = 0;
@@ -25,9 +32,8 @@ void parse_listen(const std::string& listen, server_options& server) {
     const char* last = listen.data() + listen.size();
     const auto [end, ec] = std::from_chars(first, last, port);
     if (ec != std::errc{} || end != last || port > 65535)
-        throw std::runtime_error("--listen port must be 0 to 65535, got '" + listen + "'");
-    server.host = std::move(host);
-    server.port = static_cast<std::uint16_t>(port);
+        throw std::runtime_error(std::string(option) + " port must be 0 to 65535, got '" + listen + "'");
+    return {std::move(host), static_cast<std::uint16_t>(port)};
 }
 
 double seconds(std::chrono::milliseconds ms) { return std::chrono::duration<double>(ms).count(); }
@@ -61,7 +67,9 @@ std::variant<run_options, print_and_exit> parse_command_line(int argc, const cha
         ("write-timeout", po::value<double>()->default_value(seconds(defaults.write_timeout)), "seconds a response has to be written")
         ("max-connections", po::value<std::size_t>()->default_value(defaults.max_connections), "connections open at once; past it new ones get 503")
         ("rate-limit", po::value<double>()->default_value(defaults.rate_limit), "requests per second each client may sustain; 0: no limit")
-        ("rate-burst", po::value<double>()->default_value(defaults.rate_burst), "requests a client may send at once above the rate");
+        ("rate-burst", po::value<double>()->default_value(defaults.rate_burst), "requests a client may send at once above the rate")
+        ("admin-listen", po::value<std::string>(), "HOST:PORT of the admin listener (/healthz, /readyz, /metrics, /backup); keep it on loopback; none if not given")
+        ("log-level", po::value<std::string>()->default_value(defaults.log_level), "debug, info (a line per request), warning, error or off");
 
     po::variables_map values;
     try {
@@ -88,7 +96,17 @@ std::variant<run_options, print_and_exit> parse_command_line(int argc, const cha
         if (!values.count(required)) throw std::runtime_error(std::string("--") + required + " is required");
 
     run_options run;
-    parse_listen(values["listen"].as<std::string>(), run.server);
+    auto listen = parse_listen(values["listen"].as<std::string>(), "--listen");
+    run.server.host = std::move(listen.host);
+    run.server.port = listen.port;
+    if (values.count("admin-listen")) {
+        auto admin = parse_listen(values["admin-listen"].as<std::string>(), "--admin-listen");
+        run.server.admin_host = std::move(admin.host);
+        run.server.admin_port = admin.port;
+    }
+    run.server.log_level = values["log-level"].as<std::string>();
+    if (!parse_log_level(run.server.log_level))
+        throw std::runtime_error("--log-level must be debug, info, warning, error or off");
     run.server.threads = values["threads"].as<unsigned>();
     if (run.server.threads > max_threads)
         throw std::runtime_error("--threads must be 0 to " + std::to_string(max_threads));

@@ -1,5 +1,6 @@
 // ozzie-server: parse the options, open the store, serve until SIGINT or SIGTERM.
 #include "cli_options.hpp"
+#include "ops/logging.hpp"
 
 #include <ozzie/server.hpp>
 #include <ozzie/user_service.hpp>
@@ -16,30 +17,30 @@ int main(int argc, char* argv[]) {
         }
         const auto& options = std::get<ozzie::run_options>(parsed);
 
-        // Block the stop signals before any thread starts, so that all inherit the mask and
-        // only sigwait below receives them.
-        sigset_t stop_signals;
-        sigemptyset(&stop_signals);
-        sigaddset(&stop_signals, SIGINT);
-        sigaddset(&stop_signals, SIGTERM);
-        pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+        // Block the signals before any thread starts, so that all inherit the mask and only
+        // sigwait below receives them.
+        sigset_t signals;
+        sigemptyset(&signals);
+        sigaddset(&signals, SIGINT);
+        sigaddset(&signals, SIGTERM);
+        sigaddset(&signals, SIGHUP);
+        pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
         ozzie::user_service service(options.store);
         ozzie::server server(service, options.server);
-        const auto port = server.start();
-        std::cerr << "ozzie-server: listening on " << options.server.host << ':' << port
-                  << ", data in " << options.store.data_dir.string() << std::endl;
+        server.start();  // logs the "listening" event with the bound ports
 
         int signal = 0;
-        sigwait(&stop_signals, &signal);
-        std::cerr << "ozzie-server: " << (signal == SIGINT ? "SIGINT" : "SIGTERM")
-                  << ", finishing requests in flight" << std::endl;
+        // SIGHUP reloads the clients file; SIGINT and SIGTERM stop gracefully.
+        while (sigwait(&signals, &signal) == 0 && signal == SIGHUP) server.reload_clients();
+        ozzie::log(ozzie::log_level::info, "stopping", {{"signal", signal == SIGINT ? "SIGINT" : "SIGTERM"}});
         server.stop();
-        // The service closes the store when it goes out of scope, after the last create.
-        std::cerr << "ozzie-server: stopped" << std::endl;
-        return 0;
     } catch (const std::exception& e) {
         std::cerr << "ozzie-server: " << e.what() << std::endl;
         return 1;
     }
+    // The service has closed the store, after the last create was answered.
+    ozzie::log(ozzie::log_level::info, "stopped");
+    ozzie::stop_logging();
+    return 0;
 }

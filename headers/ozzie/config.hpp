@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 
 namespace ozzie {
@@ -48,6 +49,14 @@ struct server_options {
     // and 200000: generous, a guard against runaway clients rather than a quota.
     double rate_limit = 100'000;
     double rate_burst = 200'000;
+    // The admin listener (GET /healthz, /readyz, /metrics; POST /backup), for operators only:
+    // keep it on loopback. Its port must differ from the public one. nullopt (the default): no
+    // admin listener; 0 picks a free port (server::admin_port tells it).
+    std::string admin_host = "127.0.0.1";
+    std::optional<std::uint16_t> admin_port;
+    // Lines of the structured log at or above this level go to stderr: "debug", "info" (one line
+    // per request), "warning", "error" or "off". Default "info".
+    std::string log_level = "info";
 };
 
 }  // namespace ozzie

@@ -18,10 +18,18 @@ public:
     server(const server&) = delete;
     server& operator=(const server&) = delete;
 
-    // Loads the clients file, binds, and starts the network threads. Returns the bound port.
-    // Throws std::runtime_error (unreadable clients file) or boost::system::system_error
-    // (cannot bind).
+    // Loads the clients file, binds, and starts the network threads (and the admin listener's).
+    // Returns the bound public port. Throws std::runtime_error (unreadable clients file, bad
+    // option) or boost::system::system_error (cannot bind).
     std::uint16_t start();
+
+    // Reads the clients file again and, if it is valid, serves every later request with it
+    // (connections stay open; rate-limit buckets start full). A broken file is rejected with an
+    // error log line and the previous clients kept; returns whether the new file was taken.
+    bool reload_clients();
+
+    // The bound admin port once started; 0 without an admin listener.
+    std::uint16_t admin_port() const noexcept;
 
     // Graceful shutdown: stops accepting, closes idle connections, lets requests in flight
     // finish and be answered, then joins the threads. Idempotent.

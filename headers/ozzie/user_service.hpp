@@ -5,11 +5,31 @@
 #include <ozzie/errors.hpp>
 #include <ozzie/user.hpp>
 
+#include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <string_view>
+#include <vector>
 
 namespace ozzie {
+
+// A histogram as monitoring systems read it.
+struct histogram_snapshot {
+    std::vector<double> upper_bounds;      // ascending; a last bucket of +infinity is implied
+    std::vector<std::uint64_t> cumulative;  // observations <= each bound, then the total count
+    double sum = 0;                         // of all observations
+};
+
+// Figures of the write path and the store, for monitoring.
+struct service_stats {
+    histogram_snapshot commit_batch_size;  // creates per committed WriteBatch
+    histogram_snapshot commit_seconds;     // time to write one batch, WAL sync included
+    std::uint64_t block_cache_hits = 0;
+    std::uint64_t block_cache_misses = 0;
+    std::uint64_t live_data_bytes = 0;     // RocksDB's estimate, all column families
+    std::uint64_t memtable_bytes = 0;
+};
 
 class user_service {
 public:
@@ -38,6 +58,18 @@ public:
     // The caller's own user with this external_user_id; NOT_FOUND if there is none.
     result<user> find_by_external(std::string_view client_id,
                                   std::string_view external_user_id) const;
+
+    // Monitoring figures; cheap enough to call on every scrape.
+    service_stats stats() const;
+
+    // Whether the store is open and takes a durable write (a probe in its meta data), for
+    // readiness checks. INTERNAL_ERROR if not.
+    result<void> check_writable();
+
+    // Writes a consistent copy of the store into `directory`, which must not exist, while the
+    // service keeps serving. Starting on a copy of it restores every user created before the
+    // call began. INTERNAL_ERROR if it cannot (the details go to the log).
+    result<void> backup(const std::filesystem::path& directory);
 
 private:
     struct impl;

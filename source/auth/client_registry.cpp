@@ -12,12 +12,6 @@
 namespace ozzie {
 namespace {
 
-bool is_client_id(std::string_view id) noexcept {
-    return !id.empty() && id.size() <= 64 &&
-           id.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") ==
-               std::string_view::npos;
-}
-
 std::optional<sha256_digest> parse_hex_digest(std::string_view hex) {
     constexpr std::string_view digits = "0123456789abcdef";
     sha256_digest digest;
@@ -39,16 +33,22 @@ std::string_view trim(std::string_view s) noexcept {
 
 }  // namespace
 
+bool is_valid_client_id(std::string_view id) noexcept {
+    return !id.empty() && id.size() <= 64 &&
+           id.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") ==
+               std::string_view::npos;
+}
+
 sha256_digest sha256(std::string_view data) noexcept {
     sha256_digest digest;
     EVP_Digest(data.data(), data.size(), digest.data(), nullptr, EVP_sha256(), nullptr);
     return digest;
 }
 
-std::string to_hex(const sha256_digest& digest) {
+std::string to_hex(std::span<const unsigned char> bytes) {
     constexpr std::string_view digits = "0123456789abcdef";
     std::string hex;
-    for (const unsigned char b : digest) {
+    for (const unsigned char b : bytes) {
         hex += digits[b >> 4];
         hex += digits[b & 0x0F];
     }
@@ -70,7 +70,7 @@ client_registry client_registry::parse(std::string_view text) {
         if (colon == std::string_view::npos)
             throw std::runtime_error(where + "expected client_id:<sha256 hex of the secret>");
         const auto id = line.substr(0, colon);
-        if (!is_client_id(id))
+        if (!is_valid_client_id(id))
             throw std::runtime_error(where + "a client id is 1 to 64 of A-Z a-z 0-9 _ . -");
         const auto digest = parse_hex_digest(line.substr(colon + 1));
         if (!digest)

@@ -4,6 +4,7 @@
 #include <array>
 #include <filesystem>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -14,8 +15,10 @@ namespace ozzie {
 using sha256_digest = std::array<unsigned char, 32>;
 
 sha256_digest sha256(std::string_view data) noexcept;
-// Lower-case hex of a digest, as in the clients file.
-std::string to_hex(const sha256_digest& digest);
+// 1 to 64 of A-Z a-z 0-9 _ . -
+bool is_valid_client_id(std::string_view id) noexcept;
+// Lower-case hex, as digests are in the clients file.
+std::string to_hex(std::span<const unsigned char> bytes);
 
 class client_registry {
 public:

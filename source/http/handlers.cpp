@@ -39,10 +39,13 @@ net::awaitable<result<user>> create(user_service& service, std::string_view clie
 
 class handler {
 public:
-    handler(const request& req, const request_context& context) : req_(req), context_(context) {}
+    handler(const request& req, const request_context& context, request_outcome& outcome)
+        : req_(req), context_(context), outcome_(outcome) {}
 
     net::awaitable<response> run() {
         const auto match = match_route(req_.target());
+        outcome_.which = match.which;
+        outcome_.route_name = route_template(match.which);
         if (match.which == route::none)
             co_return error(messages::no_route(req_.method_string(), path()));
         if (!method_allowed(match.which, req_.method())) {
@@ -51,16 +54,18 @@ public:
             res.set(http::field::allow, allowed);
             co_return res;
         }
-        const auto client = context_.clients.authenticate(req_[http::field::authorization]);
+        const auto client = context_.clients->authenticate(req_[http::field::authorization]);
         if (!client) co_return error(messages::unauthorized());
+        // A copy: the registry may be swapped for a reloaded one while this request waits.
+        outcome_.client_id = *client;
         if (context_.limiter)
-            if (const auto wait = context_.limiter->take(*client, rate_limiter::clock::now())) {
+            if (const auto wait = context_.limiter->take(outcome_.client_id, rate_limiter::clock::now())) {
                 auto res = error(messages::rate_limited(*wait));
                 res.set(http::field::retry_after, std::to_string(wait->count()));
                 co_return res;
             }
-        if (match.which == route::users) co_return co_await create_user(*client);
-        co_return get_user(*client, match.user_id);
+        if (match.which == route::users) co_return co_await create_user(outcome_.client_id);
+        co_return get_user(outcome_.client_id, match.user_id);
     }
 
 private:
@@ -104,12 +109,14 @@ private:
 
     const request& req_;
     const request_context& context_;
+    request_outcome& outcome_;
 };
 
 }  // namespace
 
-net::awaitable<response> handle_request(const request& req, const request_context& context) {
-    handler h(req, context);
+net::awaitable<response> handle_request(const request& req, const request_context& context,
+                                        request_outcome& outcome) {
+    handler h(req, context, outcome);
     auto res = co_await h.run();
     if (req.method() == http::verb::head) {
         const auto length = res.body().size();

@@ -11,6 +11,15 @@ route_match match_route(std::string_view target) noexcept {
     return {};
 }
 
+std::string_view route_template(route r) noexcept {
+    switch (r) {
+    case route::users: return "/v1/users";
+    case route::user: return "/v1/users/{user_id}";
+    case route::none: break;
+    }
+    return "unmatched";
+}
+
 std::string_view allowed_methods(route r) noexcept {
     switch (r) {
     case route::users: return "POST";

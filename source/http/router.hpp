@@ -22,6 +22,10 @@ struct route_match {
 // "/v1/users/" is the user id, '/' included, so an unencoded '/' in an external id still works.
 route_match match_route(std::string_view target) noexcept;
 
+// The path template of a route, for logs and metrics: "/v1/users", "/v1/users/{user_id}", or
+// "unmatched".
+std::string_view route_template(route r) noexcept;
+
 // The methods a route answers, for the Allow header of a 405 ("POST", "GET, HEAD").
 std::string_view allowed_methods(route r) noexcept;
 bool method_allowed(route r, http::verb method) noexcept;

@@ -1,11 +1,12 @@
 #include <ozzie/server.hpp>
 
 #include "auth/client_registry.hpp"
+#include "http/admin.hpp"
 #include "http/session.hpp"
+#include "ops/logging.hpp"
 
 #include <atomic>
 #include <future>
-#include <iostream>
 #include <thread>
 
 namespace ozzie {
@@ -26,12 +27,15 @@ struct worker {
     session_registry sessions;
     net::io_context io{1};
     tcp::acceptor acceptor{io};
+    std::optional<request_context> context;  // this thread's; touched only on it
+    request_handler handler;
     std::future<void> finished;
     std::thread thread;
 };
 
-net::awaitable<void> accept_loop(worker& w, const request_context& context,
-                                 const server_options& options, std::atomic<std::size_t>& open) {
+// Accepts connections on `w` and gives each to `serve`.
+template <class Serve>
+net::awaitable<void> accept_loop(worker& w, Serve serve) {
     for (;;) {
         auto [ec, socket] = co_await w.acceptor.async_accept(net::as_tuple(net::use_awaitable));
         if (!w.acceptor.is_open()) co_return;
@@ -41,12 +45,33 @@ net::awaitable<void> accept_loop(worker& w, const request_context& context,
             co_await pause.async_wait(net::as_tuple(net::use_awaitable));
             continue;
         }
-        const auto closed = [&open](std::exception_ptr) { open.fetch_sub(1, std::memory_order_relaxed); };
-        if (open.fetch_add(1, std::memory_order_relaxed) >= options.max_connections)
-            net::co_spawn(w.io, refuse_connection(std::move(socket), options), closed);
-        else
-            net::co_spawn(w.io, run_session(std::move(socket), context, options, w.sessions), closed);
+        serve(std::move(socket));
     }
+}
+
+// A worker whose acceptor listens on `endpoint`, sharing the port with others (SO_REUSEPORT).
+std::unique_ptr<worker> listening_worker(const tcp::endpoint& endpoint) {
+    auto w = std::make_unique<worker>();
+    w->acceptor.open(endpoint.protocol());
+    w->acceptor.set_option(tcp::acceptor::reuse_address(true));
+    w->acceptor.set_option(reuse_port(true));
+    w->acceptor.bind(endpoint);
+    w->acceptor.listen(net::socket_base::max_listen_connections);
+    return w;
+}
+
+tcp::endpoint resolve(const std::string& host, std::uint16_t port) {
+    net::io_context io;
+    return tcp::resolver(io)
+        .resolve(host, std::to_string(port), tcp::resolver::passive | tcp::resolver::numeric_service)
+        .begin()
+        ->endpoint();
+}
+
+void run_in_thread(worker& w) {
+    std::packaged_task<void()> run([&io = w.io] { io.run(); });
+    w.finished = run.get_future();
+    w.thread = std::thread(std::move(run));
 }
 
 }  // namespace
@@ -56,11 +81,27 @@ struct server::impl {
 
     user_service& service;
     server_options options;
-    std::optional<client_registry> clients;
-    std::optional<rate_limiter> limiter;
-    std::optional<request_context> context;
+    http_metrics metrics;
     std::atomic<std::size_t> open_connections{0};
     std::vector<std::unique_ptr<worker>> workers;
+    std::unique_ptr<worker> admin;  // its own thread, so a backup never holds up clients
+    request_handler admin_handler;
+
+    // Serves a client connection on `w`, or answers 503 past the connection limit.
+    void serve(worker& w, tcp::socket socket) {
+        const auto closed = [this](std::exception_ptr) { open_connections.fetch_sub(1, std::memory_order_relaxed); };
+        if (open_connections.fetch_add(1, std::memory_order_relaxed) >= options.max_connections)
+            net::co_spawn(w.io, refuse_connection(std::move(socket), options), closed);
+        else
+            net::co_spawn(w.io, run_session(std::move(socket), w.handler, options, w.sessions, &metrics), closed);
+    }
+
+    // The clients file's registry and a fresh rate limiter for it. Throws std::runtime_error.
+    std::pair<std::shared_ptr<const client_registry>, std::shared_ptr<rate_limiter>> load_clients() const {
+        auto clients = std::make_shared<const client_registry>(client_registry::load(options.clients_file));
+        auto limiter = std::make_shared<rate_limiter>(clients->client_ids(), options.rate_limit, options.rate_burst);
+        return {std::move(clients), std::move(limiter)};
+    }
 };
 
 server::server(user_service& service, server_options options)
@@ -70,43 +111,82 @@ server::~server() { stop(); }
 
 std::uint16_t server::start() {
     if (!impl_->workers.empty()) throw std::logic_error("server already started");
-    impl_->clients = client_registry::load(impl_->options.clients_file);
-    impl_->limiter.emplace(impl_->clients->client_ids(), impl_->options.rate_limit,
-                           impl_->options.rate_burst);
-    impl_->context.emplace(request_context{impl_->service, *impl_->clients, &*impl_->limiter});
+    auto& m = *impl_;
+    const auto level = parse_log_level(m.options.log_level);
+    if (!level) throw std::runtime_error("unknown log level '" + m.options.log_level + "'");
+    start_logging(*level);
+    const auto [clients, limiter] = m.load_clients();
 
-    const unsigned threads = impl_->options.threads ? impl_->options.threads
-                                                    : std::max(1u, std::thread::hardware_concurrency());
-    net::io_context resolver_io;
-    tcp::resolver resolver(resolver_io);
-    auto endpoint = resolver
-                        .resolve(impl_->options.host, std::to_string(impl_->options.port),
-                                 tcp::resolver::passive | tcp::resolver::numeric_service)
-                        .begin()
-                        ->endpoint();
+    const unsigned threads = m.options.threads ? m.options.threads : std::max(1u, std::thread::hardware_concurrency());
+    auto endpoint = resolve(m.options.host, m.options.port);
     // Bind every acceptor before starting any thread, so a failure leaves nothing running.
     std::vector<std::unique_ptr<worker>> workers;
     for (unsigned i = 0; i < threads; ++i) {
-        auto w = std::make_unique<worker>();
-        w->acceptor.open(endpoint.protocol());
-        w->acceptor.set_option(tcp::acceptor::reuse_address(true));
-        w->acceptor.set_option(reuse_port(true));
-        w->acceptor.bind(endpoint);
-        w->acceptor.listen(net::socket_base::max_listen_connections);
-        endpoint.port(w->acceptor.local_endpoint().port());  // port 0: the others take the same
-        workers.push_back(std::move(w));
+        auto& w = *workers.emplace_back(listening_worker(endpoint));
+        endpoint.port(w.acceptor.local_endpoint().port());  // port 0: the others take the same
+        w.context.emplace(request_context{m.service, clients, limiter});
+        w.handler = [&context = *w.context](const request& req, request_outcome& outcome) {
+            return handle_request(req, context, outcome);
+        };
     }
-    impl_->workers = std::move(workers);
-    for (auto& w : impl_->workers) {
-        net::co_spawn(w->io, accept_loop(*w, *impl_->context, impl_->options, impl_->open_connections), net::detached);
-        std::packaged_task<void()> run([&io = w->io] { io.run(); });
-        w->finished = run.get_future();
-        w->thread = std::thread(std::move(run));
+    std::unique_ptr<worker> admin;
+    if (m.options.admin_port) {
+        if (*m.options.admin_port != 0 && *m.options.admin_port == endpoint.port())
+            throw std::runtime_error("the admin port must differ from the public port");
+        admin = listening_worker(resolve(m.options.admin_host, *m.options.admin_port));
+        m.admin_handler = [&m](const request& req, request_outcome& outcome) -> net::awaitable<response> {
+            co_return handle_admin_request(req, m.service, m.metrics, outcome.route_name);
+        };
     }
+    m.workers = std::move(workers);
+    m.admin = std::move(admin);
+    for (auto& w : m.workers) {
+        net::co_spawn(w->io, accept_loop(*w, [&m, &w = *w](tcp::socket s) { m.serve(w, std::move(s)); }),
+                      net::detached);
+        run_in_thread(*w);
+    }
+    if (m.admin) {
+        net::co_spawn(m.admin->io, accept_loop(*m.admin, [&m](tcp::socket s) {
+            net::co_spawn(m.admin->io, run_session(std::move(s), m.admin_handler, m.options, m.admin->sessions, nullptr),
+                          net::detached);
+        }), net::detached);
+        run_in_thread(*m.admin);
+    }
+    log(log_level::info, "listening",
+        {{"host", m.options.host}, {"port", endpoint.port()}, {"threads", threads}, {"admin_port", admin_port()}});
     return endpoint.port();
 }
 
+bool server::reload_clients() {
+    std::shared_ptr<const client_registry> clients;
+    std::shared_ptr<rate_limiter> limiter;
+    try {
+        std::tie(clients, limiter) = impl_->load_clients();
+    } catch (const std::exception& e) {
+        log(log_level::error, "clients_reload_rejected", {{"what", e.what()}, {"kept", "the previous clients"}});
+        return false;
+    }
+    // Each thread swaps its own context between requests: no lock on the request path.
+    for (auto& w : impl_->workers)
+        net::post(w->io, [&w = *w, clients, limiter] {
+            w.context->clients = clients;
+            w.context->limiter = limiter;
+        });
+    log(log_level::info, "clients_reloaded", {{"clients", clients->size()}});
+    return true;
+}
+
+std::uint16_t server::admin_port() const noexcept {
+    beast::error_code ec;
+    return impl_->admin ? impl_->admin->acceptor.local_endpoint(ec).port() : 0;
+}
+
 void server::stop() {
+    if (impl_->admin) {  // nothing in flight there that a client waits for
+        impl_->admin->io.stop();
+        impl_->admin->thread.join();
+        impl_->admin.reset();
+    }
     for (auto& w : impl_->workers)
         net::post(w->io, [&w = *w] {
             beast::error_code ignored;
@@ -116,7 +196,7 @@ void server::stop() {
     const auto deadline = std::chrono::steady_clock::now() + stop_deadline;
     for (auto& w : impl_->workers) {
         if (w->finished.wait_until(deadline) == std::future_status::timeout) {
-            std::cerr << "ozzie: connections still busy at shutdown; closing them\n";
+            log(log_level::warning, "shutdown_deadline", {{"what", "connections still busy; closing them"}});
             w->io.stop();
         }
         w->thread.join();

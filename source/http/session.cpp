@@ -1,11 +1,12 @@
 #include "http/session.hpp"
 
+#include "http/request_id.hpp"
 #include "http/responses.hpp"
+#include "ops/logging.hpp"
 #include "service/messages.hpp"
 
 #include <boost/beast/core/string.hpp>
 
-#include <iostream>
 
 namespace ozzie {
 namespace {
@@ -59,6 +60,20 @@ bool is_disconnect(const beast::error_code& ec) {
            ec == net::error::operation_aborted;
 }
 
+// One line per request: never the body, the token or anything that names a person.
+void log_request(const request_parser& parser, const request_outcome& outcome, std::string_view id,
+                 unsigned status, std::chrono::steady_clock::duration latency) {
+    if (!log_enabled(log_level::info)) return;
+    const auto& req = parser.get();
+    log(log_level::info, "request",
+        {{"request_id", id},
+         {"client_id", outcome.client_id},
+         {"method", parser.is_header_done() ? std::string_view(req.method_string()) : std::string_view()},
+         {"route", outcome.route_name},
+         {"status", status},
+         {"latency_us", std::chrono::duration_cast<std::chrono::microseconds>(latency).count()}});
+}
+
 }  // namespace
 
 void session_registry::stop() {
@@ -67,8 +82,16 @@ void session_registry::stop() {
         if (!session.busy) session.stream->cancel();
 }
 
-net::awaitable<void> run_session(net::ip::tcp::socket socket, const request_context& context,
-                                 const server_options& options, session_registry& registry) {
+net::awaitable<void> run_session(net::ip::tcp::socket socket, const request_handler& handler,
+                                 const server_options& options, session_registry& registry,
+                                 http_metrics* metrics) {
+    if (metrics) metrics->connection_opened();
+    struct closed {
+        http_metrics* metrics;
+        ~closed() {
+            if (metrics) metrics->connection_closed();
+        }
+    } count_close{metrics};
     beast::tcp_stream stream(std::move(socket));
     beast::error_code ignored;
     stream.socket().set_option(net::ip::tcp::no_delay(true), ignored);
@@ -92,6 +115,7 @@ net::awaitable<void> run_session(net::ip::tcp::socket socket, const request_cont
             if (ec) break;
             buffer.commit(n);
         }
+        const auto started = std::chrono::steady_clock::now();
         request_parser parser;
         parser.header_limit(static_cast<std::uint32_t>(options.header_limit));
         parser.body_limit(options.body_limit);
@@ -115,23 +139,28 @@ net::awaitable<void> run_session(net::ip::tcp::socket socket, const request_cont
         }
 
         entry->busy = true;
+        const auto id = request_id(parser.is_header_done() ? parser.get()["X-Request-Id"] : "");
+        request_outcome outcome;
         response res;
         if (refused) {
             res = error_response(*refused, 11, false);
         } else {
-            const request req = parser.release();
             try {
-                res = co_await handle_request(req, context);
+                res = co_await handler(parser.get(), outcome);
             } catch (const std::exception& e) {
                 // A bug, not a client error: answer in the envelope and keep the server up.
-                std::cerr << "ozzie: request failed: " << e.what() << '\n';
-                res = error_response(messages::internal(), req.version(), false);
+                log(log_level::error, "request_failed", {{"request_id", id}, {"what", e.what()}});
+                res = error_response(messages::internal(), parser.get().version(), false);
             }
         }
+        res.set("X-Request-Id", id);
         if (registry.stopping) res.keep_alive(false);
         stream.expires_after(options.write_timeout);
         std::tie(ec, n) = co_await http::async_write(stream, res, net::as_tuple(net::use_awaitable));
         entry->busy = false;
+        const auto latency = std::chrono::steady_clock::now() - started;
+        if (metrics) metrics->observe(outcome.which, res.result_int(), std::chrono::duration<double>(latency).count());
+        log_request(parser, outcome, id, res.result_int(), latency);
         if (ec || !res.keep_alive()) break;
     }
     stream.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);

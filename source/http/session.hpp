@@ -3,9 +3,11 @@
 
 #include "http/handlers.hpp"
 #include "http/types.hpp"
+#include "ops/metrics.hpp"
 
 #include <ozzie/config.hpp>
 
+#include <functional>
 #include <list>
 
 namespace ozzie {
@@ -26,8 +28,14 @@ struct session_registry {
 // Answers a connection over the limit with 503 and closes it.
 net::awaitable<void> refuse_connection(net::ip::tcp::socket socket, const server_options& options);
 
+// Answers one parsed request; fills in the outcome for the log and the metrics.
+using request_handler = std::function<net::awaitable<response>(const request&, request_outcome&)>;
+
 // Serves one connection until the client closes it, an error occurs or the server stops.
-net::awaitable<void> run_session(net::ip::tcp::socket socket, const request_context& context,
-                                 const server_options& options, session_registry& registry);
+// Requests that pass the limits and framing rules go to `handler`; with `metrics`, each is
+// counted there.
+net::awaitable<void> run_session(net::ip::tcp::socket socket, const request_handler& handler,
+                                 const server_options& options, session_registry& registry,
+                                 http_metrics* metrics);
 
 }  // namespace ozzie

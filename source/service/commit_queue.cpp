@@ -55,7 +55,10 @@ void commit_queue::commit(std::vector<pending_create>& batch) {
             .created_at = std::chrono::floor<std::chrono::seconds>(id.time),
         });
     }
+    const auto began = std::chrono::steady_clock::now();
     const auto stored = store_.insert(users);
+    commit_seconds_.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
+    batch_sizes_.observe(static_cast<double>(batch.size()));
     for (std::size_t i = 0; i < batch.size(); ++i) {
         auto& done = batch[i].done;
         if (!stored)

@@ -1,8 +1,9 @@
 // The write path: every create goes through one writer thread that commits in groups.
 #pragma once
 
-#include "storage/user_store.hpp"
+#include "ops/atomic_histogram.hpp"
 #include "service/ulid.hpp"
+#include "storage/user_store.hpp"
 
 #include <ozzie/user_service.hpp>
 
@@ -33,6 +34,9 @@ public:
 
     void push(pending_create create);
 
+    histogram_snapshot batch_sizes() const { return batch_sizes_.snapshot(); }
+    histogram_snapshot commit_seconds() const { return commit_seconds_.snapshot(); }
+
 private:
     void run();
     void commit(std::vector<pending_create>& batch);
@@ -43,7 +47,9 @@ private:
     std::condition_variable wake_;
     std::vector<pending_create> pending_;
     bool stopping_ = false;
-    std::thread writer_;
+    atomic_histogram batch_sizes_{{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024}};
+    atomic_histogram commit_seconds_{duration_bounds()};
+    std::thread writer_;  // last: starts once everything it uses exists
 };
 
 }  // namespace ozzie

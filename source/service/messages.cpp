@@ -123,6 +123,10 @@ error unavailable() {
     return {errc::unavailable, "The server is at its connection limit. Retry shortly."};
 }
 
+error not_ready() {
+    return {errc::unavailable, "The store does not take writes; see the server log."};
+}
+
 error http_version_not_supported(unsigned version) {
     return {errc::http_version_not_supported, "HTTP/" + std::to_string(version / 10) + "." +
                                                   std::to_string(version % 10) +

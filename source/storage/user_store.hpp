@@ -5,6 +5,8 @@
 #include <ozzie/errors.hpp>
 #include <ozzie/user.hpp>
 
+#include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <span>
 #include <string>
@@ -37,6 +39,22 @@ public:
     // whether it was stored (false: its external id was taken). Error: internal, in which
     // case nothing was stored. Call from one thread at a time (the commit queue's writer).
     result<std::vector<bool>> insert(std::span<const user> users);
+
+    struct figures {
+        std::uint64_t block_cache_hits = 0;
+        std::uint64_t block_cache_misses = 0;
+        std::uint64_t live_data_bytes = 0;
+        std::uint64_t memtable_bytes = 0;
+    };
+    // RocksDB's statistics and size estimates. Thread-safe.
+    figures stats() const;
+
+    // Writes a probe key to the meta column family with a WAL sync. Error: internal.
+    result<void> probe_write();
+
+    // A RocksDB checkpoint (a consistent copy, hard-linking table files where it can) of the
+    // whole database in `directory`, which must not exist. Error: internal. Thread-safe.
+    result<void> checkpoint(const std::filesystem::path& directory) const;
 
 private:
     struct impl;

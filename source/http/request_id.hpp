@@ -1,0 +1,12 @@
+// X-Request-Id: every response carries one, so a client and the logs can name a request.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace ozzie {
+
+// `incoming` if it is a sane id (1 to 128 of A-Z a-z 0-9 . _ : -), else a new unique one.
+std::string request_id(std::string_view incoming);
+
+}  // namespace ozzie

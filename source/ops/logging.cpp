@@ -1,0 +1,72 @@
+#include "ops/logging.hpp"
+
+#include <boost/json/serialize.hpp>
+
+#include <spdlog/async.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <mutex>
+
+namespace ozzie {
+namespace {
+
+constexpr const char* logger_name = "ozzie";
+
+spdlog::level::level_enum to_spdlog(log_level level) noexcept {
+    switch (level) {
+    case log_level::debug: return spdlog::level::debug;
+    case log_level::info: return spdlog::level::info;
+    case log_level::warning: return spdlog::level::warn;
+    case log_level::error: return spdlog::level::err;
+    case log_level::off: break;
+    }
+    return spdlog::level::off;
+}
+
+// Until start_logging runs, lines at warning and above still reach stderr.
+std::shared_ptr<spdlog::logger> logger() {
+    static std::once_flag created;
+    std::call_once(created, [] {
+        spdlog::init_thread_pool(8192, 1);
+        auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+        auto made = std::make_shared<spdlog::async_logger>(logger_name, sink, spdlog::thread_pool(),
+                                                           spdlog::async_overflow_policy::overrun_oldest);
+        // The time and level are formatted on the logger thread, not on the caller's.
+        made->set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l",%v})",
+                          spdlog::pattern_time_type::utc);
+        made->set_level(spdlog::level::warn);
+        made->flush_on(spdlog::level::warn);
+        spdlog::register_logger(made);
+    });
+    static const auto instance = spdlog::get(logger_name);
+    return instance;
+}
+
+}  // namespace
+
+std::optional<log_level> parse_log_level(std::string_view name) noexcept {
+    if (name == "debug") return log_level::debug;
+    if (name == "info") return log_level::info;
+    if (name == "warning") return log_level::warning;
+    if (name == "error") return log_level::error;
+    if (name == "off") return log_level::off;
+    return std::nullopt;
+}
+
+void start_logging(log_level level) { logger()->set_level(to_spdlog(level)); }
+
+void stop_logging() { spdlog::shutdown(); }
+
+bool log_enabled(log_level level) noexcept { return logger()->should_log(to_spdlog(level)); }
+
+void log(log_level level, std::string_view event, const boost::json::object& fields) {
+    if (!log_enabled(level)) return;
+    boost::json::object line{{"event", event}};
+    for (const auto& field : fields) line.emplace(field.key(), field.value());
+    auto text = boost::json::serialize(line);
+    // The pattern supplies the braces and the time and level members.
+    logger()->log(to_spdlog(level), "{}", std::string_view(text).substr(1, text.size() - 2));
+}
+
+}  // namespace ozzie
