@@ -69,6 +69,9 @@ std::variant<run_options, print_and_exit> parse_command_line(int argc, const cha
         ("rate-limit", po::value<double>()->default_value(defaults.rate_limit), "requests per second each client may sustain; 0: no limit")
         ("rate-burst", po::value<double>()->default_value(defaults.rate_burst), "requests a client may send at once above the rate")
         ("admin-listen", po::value<std::string>(), "HOST:PORT of the admin listener (/healthz, /readyz, /metrics, /backup); keep it on loopback; none if not given")
+        ("tls-listen", po::value<std::string>(), "HOST:PORT of an HTTPS listener besides the plain one; needs --tls-cert and --tls-key")
+        ("tls-cert", po::value<std::string>(), "PEM certificate chain of the HTTPS listener")
+        ("tls-key", po::value<std::string>(), "PEM private key of the HTTPS listener")
         ("log-level", po::value<std::string>()->default_value(defaults.log_level), "debug, info (a line per request), warning, error or off");
 
     po::variables_map values;
@@ -103,6 +106,15 @@ std::variant<run_options, print_and_exit> parse_command_line(int argc, const cha
         auto admin = parse_listen(values["admin-listen"].as<std::string>(), "--admin-listen");
         run.server.admin_host = std::move(admin.host);
         run.server.admin_port = admin.port;
+    }
+    if (values.count("tls-listen")) {
+        if (!values.count("tls-cert") || !values.count("tls-key"))
+            throw std::runtime_error("--tls-listen needs --tls-cert and --tls-key");
+        auto tls = parse_listen(values["tls-listen"].as<std::string>(), "--tls-listen");
+        run.server.tls_host = std::move(tls.host);
+        run.server.tls_port = tls.port;
+        run.server.tls_certificate = values["tls-cert"].as<std::string>();
+        run.server.tls_private_key = values["tls-key"].as<std::string>();
     }
     run.server.log_level = values["log-level"].as<std::string>();
     if (!parse_log_level(run.server.log_level))

@@ -49,6 +49,14 @@ struct server_options {
     // and 200000: generous, a guard against runaway clients rather than a quota.
     double rate_limit = 100'000;
     double rate_burst = 200'000;
+    // An HTTPS listener (TLS 1.2 or later) on tls_host:tls_port besides the plain one, so an
+    // edge node needs no proxy; bind the plain one to loopback to serve HTTPS only. nullopt (the
+    // default): none; 0 picks a free port (server::tls_port tells it).
+    std::string tls_host = "127.0.0.1";
+    std::optional<std::uint16_t> tls_port;
+    // The HTTPS listener's PEM certificate chain and private key; required with tls_port.
+    std::filesystem::path tls_certificate;
+    std::filesystem::path tls_private_key;
     // The admin listener (GET /healthz, /readyz, /metrics; POST /backup), for operators only:
     // keep it on loopback. Its port must differ from the public one. nullopt (the default): no
     // admin listener; 0 picks a free port (server::admin_port tells it).

@@ -30,6 +30,8 @@ public:
 
     // The bound admin port once started; 0 without an admin listener.
     std::uint16_t admin_port() const noexcept;
+    // The bound HTTPS port once started; 0 without an HTTPS listener.
+    std::uint16_t tls_port() const noexcept;
 
     // Graceful shutdown: stops accepting, closes idle connections, lets requests in flight
     // finish and be answered, then joins the threads. Idempotent.

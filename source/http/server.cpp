@@ -27,21 +27,22 @@ struct worker {
     session_registry sessions;
     net::io_context io{1};
     tcp::acceptor acceptor{io};
+    std::optional<tcp::acceptor> tls_acceptor;  // with an HTTPS listener
     std::optional<request_context> context;  // this thread's; touched only on it
     request_handler handler;
     std::future<void> finished;
     std::thread thread;
 };
 
-// Accepts connections on `w` and gives each to `serve`.
+// Accepts connections on `acceptor` and gives each to `serve`.
 template <class Serve>
-net::awaitable<void> accept_loop(worker& w, Serve serve) {
+net::awaitable<void> accept_loop(tcp::acceptor& acceptor, Serve serve) {
     for (;;) {
-        auto [ec, socket] = co_await w.acceptor.async_accept(net::as_tuple(net::use_awaitable));
-        if (!w.acceptor.is_open()) co_return;
+        auto [ec, socket] = co_await acceptor.async_accept(net::as_tuple(net::use_awaitable));
+        if (!acceptor.is_open()) co_return;
         if (ec) {
             // Out of descriptors and the like: wait a little rather than spin.
-            net::steady_timer pause(w.io, std::chrono::milliseconds(10));
+            net::steady_timer pause(acceptor.get_executor(), std::chrono::milliseconds(10));
             co_await pause.async_wait(net::as_tuple(net::use_awaitable));
             continue;
         }
@@ -49,15 +50,27 @@ net::awaitable<void> accept_loop(worker& w, Serve serve) {
     }
 }
 
-// A worker whose acceptor listens on `endpoint`, sharing the port with others (SO_REUSEPORT).
-std::unique_ptr<worker> listening_worker(const tcp::endpoint& endpoint) {
-    auto w = std::make_unique<worker>();
-    w->acceptor.open(endpoint.protocol());
-    w->acceptor.set_option(tcp::acceptor::reuse_address(true));
-    w->acceptor.set_option(reuse_port(true));
-    w->acceptor.bind(endpoint);
-    w->acceptor.listen(net::socket_base::max_listen_connections);
-    return w;
+// Listens on `endpoint`, sharing the port with the other threads' acceptors (SO_REUSEPORT);
+// port 0 becomes the bound one.
+void listen(tcp::acceptor& acceptor, tcp::endpoint& endpoint) {
+    acceptor.open(endpoint.protocol());
+    acceptor.set_option(tcp::acceptor::reuse_address(true));
+    acceptor.set_option(reuse_port(true));
+    acceptor.bind(endpoint);
+    acceptor.listen(net::socket_base::max_listen_connections);
+    endpoint.port(acceptor.local_endpoint().port());
+}
+
+net::ssl::context tls_context(const server_options& options) {
+    if (options.tls_certificate.empty() || options.tls_private_key.empty())
+        throw std::runtime_error("an HTTPS listener needs a certificate and a private key");
+    net::ssl::context tls(net::ssl::context::tls_server);
+    tls.set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
+                    net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 | net::ssl::context::no_tlsv1_1 |
+                    net::ssl::context::single_dh_use);
+    tls.use_certificate_chain_file(options.tls_certificate.string());
+    tls.use_private_key_file(options.tls_private_key.string(), net::ssl::context::pem);
+    return tls;
 }
 
 tcp::endpoint resolve(const std::string& host, std::uint16_t port) {
@@ -86,12 +99,17 @@ struct server::impl {
     std::vector<std::unique_ptr<worker>> workers;
     std::unique_ptr<worker> admin;  // its own thread, so a backup never holds up clients
     request_handler admin_handler;
+    std::optional<net::ssl::context> tls;
+    std::uint16_t tls_port = 0;
 
-    // Serves a client connection on `w`, or answers 503 past the connection limit.
-    void serve(worker& w, tcp::socket socket) {
+    // Serves a client connection on `w` (over TLS if `secure`), or answers 503 past the
+    // connection limit.
+    void serve(worker& w, tcp::socket socket, bool secure) {
         const auto closed = [this](std::exception_ptr) { open_connections.fetch_sub(1, std::memory_order_relaxed); };
         if (open_connections.fetch_add(1, std::memory_order_relaxed) >= options.max_connections)
             net::co_spawn(w.io, refuse_connection(std::move(socket), options), closed);
+        else if (secure)
+            net::co_spawn(w.io, run_tls_session(std::move(socket), *tls, w.handler, options, w.sessions, &metrics), closed);
         else
             net::co_spawn(w.io, run_session(std::move(socket), w.handler, options, w.sessions, &metrics), closed);
     }
@@ -119,11 +137,17 @@ std::uint16_t server::start() {
 
     const unsigned threads = m.options.threads ? m.options.threads : std::max(1u, std::thread::hardware_concurrency());
     auto endpoint = resolve(m.options.host, m.options.port);
+    std::optional<tcp::endpoint> tls_endpoint;
+    if (m.options.tls_port) {
+        m.tls.emplace(tls_context(m.options));
+        tls_endpoint = resolve(m.options.tls_host, *m.options.tls_port);
+    }
     // Bind every acceptor before starting any thread, so a failure leaves nothing running.
     std::vector<std::unique_ptr<worker>> workers;
     for (unsigned i = 0; i < threads; ++i) {
-        auto& w = *workers.emplace_back(listening_worker(endpoint));
-        endpoint.port(w.acceptor.local_endpoint().port());  // port 0: the others take the same
+        auto& w = *workers.emplace_back(std::make_unique<worker>());
+        listen(w.acceptor, endpoint);
+        if (tls_endpoint) listen(w.tls_acceptor.emplace(w.io), *tls_endpoint);
         w.context.emplace(request_context{m.service, clients, limiter});
         w.handler = [&context = *w.context](const request& req, request_outcome& outcome) {
             return handle_request(req, context, outcome);
@@ -133,27 +157,38 @@ std::uint16_t server::start() {
     if (m.options.admin_port) {
         if (*m.options.admin_port != 0 && *m.options.admin_port == endpoint.port())
             throw std::runtime_error("the admin port must differ from the public port");
-        admin = listening_worker(resolve(m.options.admin_host, *m.options.admin_port));
+        admin = std::make_unique<worker>();
+        auto admin_endpoint = resolve(m.options.admin_host, *m.options.admin_port);
+        listen(admin->acceptor, admin_endpoint);
         m.admin_handler = [&m](const request& req, request_outcome& outcome) -> net::awaitable<response> {
             co_return handle_admin_request(req, m.service, m.metrics, outcome.route_name);
         };
     }
     m.workers = std::move(workers);
     m.admin = std::move(admin);
+    m.tls_port = tls_endpoint ? tls_endpoint->port() : 0;
     for (auto& w : m.workers) {
-        net::co_spawn(w->io, accept_loop(*w, [&m, &w = *w](tcp::socket s) { m.serve(w, std::move(s)); }),
+        net::co_spawn(w->io, accept_loop(w->acceptor, [&m, &w = *w](tcp::socket s) { m.serve(w, std::move(s), false); }),
                       net::detached);
+        if (w->tls_acceptor)
+            net::co_spawn(w->io,
+                          accept_loop(*w->tls_acceptor, [&m, &w = *w](tcp::socket s) { m.serve(w, std::move(s), true); }),
+                          net::detached);
         run_in_thread(*w);
     }
     if (m.admin) {
-        net::co_spawn(m.admin->io, accept_loop(*m.admin, [&m](tcp::socket s) {
+        net::co_spawn(m.admin->io, accept_loop(m.admin->acceptor, [&m](tcp::socket s) {
             net::co_spawn(m.admin->io, run_session(std::move(s), m.admin_handler, m.options, m.admin->sessions, nullptr),
                           net::detached);
         }), net::detached);
         run_in_thread(*m.admin);
     }
     log(log_level::info, "listening",
-        {{"host", m.options.host}, {"port", endpoint.port()}, {"threads", threads}, {"admin_port", admin_port()}});
+        {{"host", m.options.host},
+         {"port", endpoint.port()},
+         {"tls_port", m.tls_port},
+         {"threads", threads},
+         {"admin_port", admin_port()}});
     return endpoint.port();
 }
 
@@ -176,6 +211,8 @@ bool server::reload_clients() {
     return true;
 }
 
+std::uint16_t server::tls_port() const noexcept { return impl_->tls_port; }
+
 std::uint16_t server::admin_port() const noexcept {
     beast::error_code ec;
     return impl_->admin ? impl_->admin->acceptor.local_endpoint(ec).port() : 0;
@@ -191,6 +228,7 @@ void server::stop() {
         net::post(w->io, [&w = *w] {
             beast::error_code ignored;
             w.acceptor.close(ignored);
+            if (w.tls_acceptor) w.tls_acceptor->close(ignored);
             w.sessions.stop();
         });
     const auto deadline = std::chrono::steady_clock::now() + stop_deadline;

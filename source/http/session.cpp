@@ -82,9 +82,14 @@ void session_registry::stop() {
         if (!session.busy) session.stream->cancel();
 }
 
-net::awaitable<void> run_session(net::ip::tcp::socket socket, const request_handler& handler,
-                                 const server_options& options, session_registry& registry,
-                                 http_metrics* metrics) {
+namespace {
+
+// The request loop over a plain or TLS stream; the timeouts and the registry work on the TCP
+// layer underneath.
+template <class Stream>
+net::awaitable<void> serve(Stream& stream, const request_handler& handler, const server_options& options,
+                           session_registry& registry, http_metrics* metrics) {
+    auto& tcp = beast::get_lowest_layer(stream);
     if (metrics) metrics->connection_opened();
     struct closed {
         http_metrics* metrics;
@@ -92,10 +97,7 @@ net::awaitable<void> run_session(net::ip::tcp::socket socket, const request_hand
             if (metrics) metrics->connection_closed();
         }
     } count_close{metrics};
-    beast::tcp_stream stream(std::move(socket));
-    beast::error_code ignored;
-    stream.socket().set_option(net::ip::tcp::no_delay(true), ignored);
-    const auto entry = registry.sessions.insert(registry.sessions.end(), {&stream, false});
+    const auto entry = registry.sessions.insert(registry.sessions.end(), {&tcp, false});
     struct unregister {
         session_registry& registry;
         std::list<session_registry::entry>::iterator entry;
@@ -109,7 +111,7 @@ net::awaitable<void> run_session(net::ip::tcp::socket socket, const request_hand
         // Between requests the idle timeout applies; from the first byte of a request on, the
         // whole request must arrive within the request timeout.
         if (buffer.size() == 0) {
-            stream.expires_after(options.idle_timeout);
+            tcp.expires_after(options.idle_timeout);
             std::tie(ec, n) = co_await stream.async_read_some(buffer.prepare(4096),
                                                               net::as_tuple(net::use_awaitable));
             if (ec) break;
@@ -119,7 +121,7 @@ net::awaitable<void> run_session(net::ip::tcp::socket socket, const request_hand
         request_parser parser;
         parser.header_limit(static_cast<std::uint32_t>(options.header_limit));
         parser.body_limit(options.body_limit);
-        stream.expires_after(options.request_timeout);
+        tcp.expires_after(options.request_timeout);
 
         std::tie(ec, n) = co_await http::async_read_header(stream, buffer, parser,
                                                            net::as_tuple(net::use_awaitable));
@@ -155,7 +157,7 @@ net::awaitable<void> run_session(net::ip::tcp::socket socket, const request_hand
         }
         res.set("X-Request-Id", id);
         if (registry.stopping) res.keep_alive(false);
-        stream.expires_after(options.write_timeout);
+        tcp.expires_after(options.write_timeout);
         std::tie(ec, n) = co_await http::async_write(stream, res, net::as_tuple(net::use_awaitable));
         entry->busy = false;
         const auto latency = std::chrono::steady_clock::now() - started;
@@ -163,13 +165,42 @@ net::awaitable<void> run_session(net::ip::tcp::socket socket, const request_hand
         log_request(parser, outcome, id, res.result_int(), latency);
         if (ec || !res.keep_alive()) break;
     }
+}
+
+beast::tcp_stream prepared(net::ip::tcp::socket socket) {
+    beast::error_code ignored;
+    socket.set_option(net::ip::tcp::no_delay(true), ignored);
+    return beast::tcp_stream(std::move(socket));
+}
+
+}  // namespace
+
+net::awaitable<void> run_session(net::ip::tcp::socket socket, const request_handler& handler,
+                                 const server_options& options, session_registry& registry,
+                                 http_metrics* metrics) {
+    auto stream = prepared(std::move(socket));
+    co_await serve(stream, handler, options, registry, metrics);
+    beast::error_code ignored;
     stream.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
+}
+
+net::awaitable<void> run_tls_session(net::ip::tcp::socket socket, net::ssl::context& tls,
+                                     const request_handler& handler, const server_options& options,
+                                     session_registry& registry, http_metrics* metrics) {
+    beast::ssl_stream<beast::tcp_stream> stream(prepared(std::move(socket)), tls);
+    beast::get_lowest_layer(stream).expires_after(options.request_timeout);
+    auto [ec] = co_await stream.async_handshake(net::ssl::stream_base::server, net::as_tuple(net::use_awaitable));
+    if (ec) co_return;  // not TLS, or not ours: nothing to answer
+    co_await serve(stream, handler, options, registry, metrics);
+    beast::get_lowest_layer(stream).expires_after(options.write_timeout);
+    co_await stream.async_shutdown(net::as_tuple(net::use_awaitable));
 }
 
 net::awaitable<void> refuse_connection(net::ip::tcp::socket socket, const server_options& options) {
     beast::tcp_stream stream(std::move(socket));
     auto res = error_response(messages::unavailable(), 11, false);
     res.set(http::field::retry_after, "1");
+    res.set("X-Request-Id", request_id(""));
     stream.expires_after(options.write_timeout);
     co_await http::async_write(stream, res, net::as_tuple(net::use_awaitable));
     beast::error_code ignored;

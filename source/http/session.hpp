@@ -7,6 +7,8 @@
 
 #include <ozzie/config.hpp>
 
+#include <boost/asio/ssl/context.hpp>
+
 #include <functional>
 #include <list>
 
@@ -37,5 +39,10 @@ using request_handler = std::function<net::awaitable<response>(const request&, r
 net::awaitable<void> run_session(net::ip::tcp::socket socket, const request_handler& handler,
                                  const server_options& options, session_registry& registry,
                                  http_metrics* metrics);
+
+// run_session over TLS: the handshake (within the request timeout), then the same loop.
+net::awaitable<void> run_tls_session(net::ip::tcp::socket socket, net::ssl::context& tls,
+                                     const request_handler& handler, const server_options& options,
+                                     session_registry& registry, http_metrics* metrics);
 
 }  // namespace ozzie
