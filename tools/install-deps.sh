@@ -6,7 +6,7 @@ packages=(
   g++ cmake ninja-build ccache curl
   libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev
   libboost-test1.81-dev libboost-url1.81-dev
-  librocksdb-dev libssl-dev libspdlog-dev
+  librocksdb-dev libssl-dev libspdlog-dev libyaml-cpp-dev
   "$@"
 )
 missing=()

@@ -4,6 +4,12 @@ namespace ozzie {
 
 route_match match_route(std::string_view target) noexcept {
     constexpr std::string_view users = "/v1/users";
+    // The absolute form (RFC 9112 3.2.2), "http://host/v1/users/...", names the same path.
+    for (const std::string_view scheme : {"http://", "https://"})
+        if (target.starts_with(scheme)) {
+            const auto slash = target.find('/', scheme.size());
+            target = slash == std::string_view::npos ? "/" : target.substr(slash);
+        }
     const std::string_view path = target.substr(0, target.find('?'));
     if (path == users) return {route::users, {}};
     if (path.size() > users.size() + 1 && path.starts_with(users) && path[users.size()] == '/')

@@ -18,7 +18,8 @@ struct route_match {
     std::string_view user_id;  // for route::user: the raw, still percent-encoded segment
 };
 
-// Matches the path of `target` (the query, if any, is ignored). Everything after
+// Matches the path of `target`, in origin form ("/v1/users") or absolute form
+// ("http://host/v1/users"); the query, if any, is ignored. Everything after
 // "/v1/users/" is the user id, '/' included, so an unencoded '/' in an external id still works.
 route_match match_route(std::string_view target) noexcept;
 

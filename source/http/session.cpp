@@ -7,6 +7,7 @@
 
 #include <boost/beast/core/string.hpp>
 
+#include <algorithm>
 
 namespace ozzie {
 namespace {
@@ -17,7 +18,9 @@ using request_parser = http::request_parser<http::string_body>;
 // parses 1.x); nullopt if the line is simply malformed.
 std::optional<unsigned> refused_version(std::string_view received) {
     const std::string_view line = received.substr(0, received.find("\r\n"));
-    if (line.size() < 9 || line[line.size() - 9] != ' ') return std::nullopt;
+    // method SP target SP version: exactly two spaces, the second just before the version.
+    if (line.size() < 9 || std::count(line.begin(), line.end(), ' ') != 2 || line[line.size() - 9] != ' ')
+        return std::nullopt;
     const std::string_view version = line.substr(line.size() - 8);
     const auto digit = [](char c) { return c >= '0' && c <= '9'; };
     if (!version.starts_with("HTTP/") || !digit(version[5]) || version[6] != '.' || !digit(version[7]))
@@ -37,6 +40,14 @@ ozzie::error parse_failure(const beast::error_code& ec, std::string_view receive
     return messages::bad_request(ec.message());
 }
 
+// RFC 3986 host (reg-name, IPv4 or [IPv6]) with an optional port: no spaces, slashes and the
+// like. Empty is valid: a target without authority (RFC 9110 7.2).
+bool is_valid_host(std::string_view host) noexcept {
+    constexpr std::string_view allowed =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~%!$&'()*+,;=:[]";
+    return host.find_first_not_of(allowed) == std::string_view::npos;
+}
+
 // RFC 9112 framing rules Beast leaves to the server. A request that breaks one is answered
 // and the connection closed, so nothing after it is read as a request (no smuggling).
 std::optional<ozzie::error> framing_error(const request_parser& parser) {
@@ -46,7 +57,11 @@ std::optional<ozzie::error> framing_error(const request_parser& parser) {
     const auto hosts = req.count(http::field::host);
     if (hosts > 1 || (req.version() == 11 && hosts == 0))
         return messages::bad_request("an HTTP/1.1 request needs exactly one Host header");
+    if (hosts == 1 && !is_valid_host(req[http::field::host]))
+        return messages::bad_request("the Host header is not a valid host[:port]");
     if (req.count(http::field::transfer_encoding) > 0) {
+        // HTTP/1.0 has no chunked coding: its framing would be ambiguous (RFC 9112 6.1).
+        if (req.version() == 10) return messages::bad_request("Transfer-Encoding in an HTTP/1.0 request");
         if (req.count(http::field::content_length) > 0)
             return messages::bad_request("Content-Length together with Transfer-Encoding");
         if (!parser.chunked()) return messages::bad_request("Transfer-Encoding must end in chunked");
@@ -126,7 +141,10 @@ net::awaitable<void> serve(Stream& stream, const request_handler& handler, const
         std::tie(ec, n) = co_await http::async_read_header(stream, buffer, parser,
                                                            net::as_tuple(net::use_awaitable));
         std::optional<ozzie::error> refused;
-        if (!ec) refused = framing_error(parser);
+        // Beast checks header_limit only at read boundaries; `n`, the bytes the parser took for
+        // the header, is exact.
+        if (!ec && n > options.header_limit) refused = messages::headers_too_large(options.header_limit);
+        if (!ec && !refused) refused = framing_error(parser);
         if (!ec && !refused && beast::iequals(parser.get()[http::field::expect], "100-continue")) {
             http::response<http::empty_body> go_on{http::status::continue_, 11};
             std::tie(ec, n) = co_await http::async_write(stream, go_on, net::as_tuple(net::use_awaitable));

@@ -26,8 +26,8 @@ constexpr std::array<std::string_view, 5> writable_fields = {"external_user_id",
 constexpr std::size_t max_depth = 32;
 
 // A first pass over the body that finds a key repeated in the top-level object, which the
-// document parser would silently collapse.
-class duplicate_key_finder {
+// document parser would silently collapse, and knows which field's value a syntax error is in.
+class first_pass_handler {
 public:
     static constexpr std::size_t max_object_size = std::size_t(-1);
     static constexpr std::size_t max_array_size = std::size_t(-1);
@@ -35,6 +35,7 @@ public:
     static constexpr std::size_t max_string_size = std::size_t(-1);
 
     std::optional<std::string> duplicate;
+    std::optional<std::string> in_value_of;  // the top-level field whose value is being read
 
     bool on_document_begin(json::error_code&) { return true; }
     bool on_document_end(json::error_code&) { return true; }
@@ -44,7 +45,7 @@ public:
     }
     bool on_object_end(std::size_t, json::error_code&) {
         --depth_;
-        return true;
+        return value_done();
     }
     bool on_array_begin(json::error_code&) {
         ++depth_;
@@ -52,7 +53,7 @@ public:
     }
     bool on_array_end(std::size_t, json::error_code&) {
         --depth_;
-        return true;
+        return value_done();
     }
     bool on_key_part(json::string_view part, std::size_t, json::error_code&) {
         if (depth_ == 1) key_.append(part);
@@ -62,22 +63,29 @@ public:
         if (depth_ != 1) return true;
         key_.append(part);
         if (!duplicate && std::find(seen_.begin(), seen_.end(), key_) != seen_.end()) duplicate = key_;
+        in_value_of = key_;
         seen_.push_back(std::move(key_));
         key_.clear();
         return true;
     }
     bool on_string_part(json::string_view, std::size_t, json::error_code&) { return true; }
-    bool on_string(json::string_view, std::size_t, json::error_code&) { return true; }
+    bool on_string(json::string_view, std::size_t, json::error_code&) { return value_done(); }
     bool on_number_part(json::string_view, json::error_code&) { return true; }
-    bool on_int64(std::int64_t, json::string_view, json::error_code&) { return true; }
-    bool on_uint64(std::uint64_t, json::string_view, json::error_code&) { return true; }
-    bool on_double(double, json::string_view, json::error_code&) { return true; }
-    bool on_bool(bool, json::error_code&) { return true; }
-    bool on_null(json::error_code&) { return true; }
+    bool on_int64(std::int64_t, json::string_view, json::error_code&) { return value_done(); }
+    bool on_uint64(std::uint64_t, json::string_view, json::error_code&) { return value_done(); }
+    bool on_double(double, json::string_view, json::error_code&) { return value_done(); }
+    bool on_bool(bool, json::error_code&) { return value_done(); }
+    bool on_null(json::error_code&) { return value_done(); }
     bool on_comment_part(json::string_view, json::error_code&) { return true; }
     bool on_comment(json::string_view, json::error_code&) { return true; }
 
 private:
+    // A value ended; if it was a top-level field's, no field is being read any more.
+    bool value_done() {
+        if (depth_ == 1) in_value_of.reset();
+        return true;
+    }
+
     std::size_t depth_ = 0;
     std::string key_;
     std::vector<std::string> seen_;
@@ -132,9 +140,12 @@ result<new_user> parse_new_user(std::string_view text) {
     json::parse_options options;
     options.max_depth = max_depth;
     boost::system::error_code ec;
-    json::basic_parser<duplicate_key_finder> first_pass(options);
+    json::basic_parser<first_pass_handler> first_pass(options);
     first_pass.write_some(false, text.data(), text.size(), ec);
-    if (ec) return messages::body_not_json(ec.message());
+    if (ec) {
+        if (const auto& field = first_pass.handler().in_value_of) return messages::field_not_json(*field, ec.message());
+        return messages::body_not_json(ec.message());
+    }
     if (first_pass.handler().duplicate) return messages::duplicate_field(*first_pass.handler().duplicate);
     const json::value parsed = json::parse(text, ec, {}, options);
     if (ec) return messages::body_not_json(ec.message());

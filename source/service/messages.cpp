@@ -54,6 +54,11 @@ error body_not_json(std::string_view reason) {
             "{\"external_user_id\": \"usr_8821\"}."};
 }
 
+error field_not_json(std::string_view field, std::string_view reason) {
+    return {errc::validation_error, field_prefix(quote_for_message(field)) + "does not hold valid JSON (" +
+                                        std::string(reason) + "). Send a string of valid UTF-8."};
+}
+
 error conflict(std::string_view external_user_id) {
     return {errc::conflict, "A user with external_user_id '" + quote_for_message(external_user_id) +
                                 "' already exists under your API client. Use GET "

@@ -18,6 +18,7 @@ error read_only_field(std::string_view field);
 error unknown_field(std::string_view field);
 error body_not_object();
 error body_not_json(std::string_view reason);
+error field_not_json(std::string_view field, std::string_view reason);
 error conflict(std::string_view external_user_id);
 error user_not_found(std::string_view id);
 error external_user_not_found(std::string_view external_user_id);

@@ -1,8 +1,10 @@
 // HTTP tests of the Users API: a real server on 127.0.0.1 (port 0) with a temp store and clients
 // file, and a real HTTP/1.1 client over TCP. The contract is ../shared/spec/users-api.txt and
 // issue 2: statuses, the exact JSON shapes, headers, tenancy, percent-encoded external ids,
-// keep-alive, concurrent duplicate creates and restarts.
+// keep-alive, concurrent duplicate creates and restarts. Every response is also checked against
+// docs/openapi.yaml (see check_every_response below).
 #include "support/http_client.hpp"
+#include "support/openapi_check.hpp"
 #include "support/temp_dir.hpp"
 
 #include <ozzie/config.hpp>
@@ -15,6 +17,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <fstream>
@@ -62,6 +65,42 @@ std::string sha256_hex(std::string_view data) {
     }
     return out;
 }
+
+// ---------------------------------------------------------------------------------------------
+// The OpenAPI document: every response that goes through http_client::send is checked against
+// docs/openapi.yaml, and so is each well-formed response read after write_raw, through
+// conforms(). A violation throws: it fails the test, or on a worker thread becomes that
+// request's recorded error.
+
+std::atomic<std::size_t> responses_checked{0};
+
+http_response conforms(std::string_view method, std::string_view target, http_response res) {
+    ozzie::testing::ozzie_openapi().require(method, target, res);
+    ++responses_checked;
+    return res;
+}
+
+struct check_every_response_against_openapi {
+    check_every_response_against_openapi() {
+        ozzie::testing::ozzie_openapi();  // loads it now: a broken document stops the suite
+        ozzie::testing::check_every_response = [](const ozzie::testing::http_request& req,
+                                                  const http_response& res) {
+            const auto method = req.method_string();
+            const auto target = req.target();
+            conforms({method.data(), method.size()}, {target.data(), target.size()}, res);
+        };
+    }
+    ~check_every_response_against_openapi() {
+        ozzie::testing::check_every_response = nullptr;
+        BOOST_TEST_MESSAGE(responses_checked << " responses checked against docs/openapi.yaml");
+    }
+};
+
+}  // namespace
+
+BOOST_TEST_GLOBAL_FIXTURE(check_every_response_against_openapi);
+
+namespace {
 
 // ---------------------------------------------------------------------------------------------
 // Fixture: a store and a server on a fresh temp dir, restartable on the same data.
@@ -914,7 +953,8 @@ BOOST_AUTO_TEST_CASE(connection_close_is_honoured) {
         http_client client{port};
         client.write_raw("GET /v1/users/external:usr_8821 HTTP/1.0\r\nHost: 127.0.0.1\r\n"
                          "Authorization: " + std::string(spec_token) + "\r\n\r\n");
-        const http_response res = client.read_response();
+        const http_response res =
+            conforms("GET", "/v1/users/external:usr_8821", client.read_response());
         check_error(res, 404, "NOT_FOUND");
         BOOST_TEST(client.closed_by_server());
     }
@@ -932,10 +972,12 @@ BOOST_AUTO_TEST_CASE(pipelined_requests_are_answered_in_order) {
                      std::to_string(body.size()) + "\r\n\r\n" + body +
                      "GET " + user_target(str(user.at("id"))) + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
                      auth + "\r\n");
-    check_error(client.read_response(), 404, "NOT_FOUND");
-    BOOST_TEST(check_user(client.read_response(), 201).at("external_user_id") ==
-               json::value("piped"));
-    BOOST_TEST(check_user(client.read_response(), 200) == user);
+    check_error(conforms("GET", "/v1/users/external:nobody", client.read_response()), 404,
+                "NOT_FOUND");
+    BOOST_TEST(check_user(conforms("POST", "/v1/users", client.read_response()), 201)
+                   .at("external_user_id") == json::value("piped"));
+    BOOST_TEST(check_user(conforms("GET", user_target(str(user.at("id"))), client.read_response()),
+                          200) == user);
 }
 
 BOOST_AUTO_TEST_CASE(a_chunked_body_is_accepted) {
@@ -949,7 +991,7 @@ BOOST_AUTO_TEST_CASE(a_chunked_body_is_accepted) {
                      "Authorization: " + std::string(spec_token) + "\r\n"
                      "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n" +
                      chunk(R"({"external_use)") + chunk(R"(r_id":"chunky"})") + "0\r\n\r\n");
-    const json::object data = check_user(client.read_response(), 201);
+    const json::object data = check_user(conforms("POST", "/v1/users", client.read_response()), 201);
     BOOST_TEST(data.at("external_user_id") == json::value("chunky"));
 }
 
@@ -959,7 +1001,7 @@ BOOST_AUTO_TEST_CASE(a_body_over_the_limit_gets_413) {
     client.write_raw("POST /v1/users HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                      "Authorization: " + std::string(spec_token) + "\r\n"
                      "Content-Type: application/json\r\nContent-Length: 70000\r\n\r\n");
-    check_error(client.read_response(), 413, "PAYLOAD_TOO_LARGE");
+    check_error(conforms("POST", "/v1/users", client.read_response()), 413, "PAYLOAD_TOO_LARGE");
 }
 
 BOOST_AUTO_TEST_CASE(headers_over_the_limit_get_431) {
@@ -968,7 +1010,8 @@ BOOST_AUTO_TEST_CASE(headers_over_the_limit_get_431) {
     client.write_raw("GET /v1/users/external:usr_8821 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                      "Authorization: " + std::string(spec_token) + "\r\n"
                      "X-Padding: " + std::string(9000, 'p') + "\r\n\r\n");
-    check_error(client.read_response(), 431, "REQUEST_HEADERS_TOO_LARGE");
+    check_error(conforms("GET", "/v1/users/external:usr_8821", client.read_response()), 431,
+                "REQUEST_HEADERS_TOO_LARGE");
 }
 
 BOOST_AUTO_TEST_CASE(a_malformed_request_gets_400_bad_request_and_the_connection_closes) {

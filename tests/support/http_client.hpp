@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -31,6 +32,12 @@ namespace http = boost::beast::http;
 using http_request = http::request<http::string_body>;
 using http_response = http::response<http::string_body>;
 using header_list = std::vector<std::pair<std::string, std::string>>;
+
+// If set, called with every request sent through http_client::send (and so request) and the
+// response it got, before that is returned; it may throw to fail the caller. Unset by default;
+// the HTTP tests set it once, before any test, to check every response against
+// docs/openapi.yaml. Responses read after write_raw are not passed to it.
+inline std::function<void(const http_request&, const http_response&)> check_every_response;
 
 class http_client {
 public:
@@ -63,7 +70,9 @@ public:
     // Writes `req` as it is and reads its response.
     http_response send(http_request req) {
         run("write request", [&](auto done) { http::async_write(stream_, req, done); });
-        return read_response(req.method() == http::verb::head);
+        http_response res = read_response(req.method() == http::verb::head);
+        if (check_every_response) check_every_response(req, res);
+        return res;
     }
 
     // Writes raw bytes as they are (for malformed or pipelined requests).

@@ -1,0 +1,630 @@
+// The OpenAPI response checker: see openapi_check.hpp for what it checks and the JSON Schema
+// subset it implements.
+#include "support/openapi_check.hpp"
+
+#include <boost/json.hpp>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace ozzie::testing {
+namespace json = boost::json;
+namespace {
+
+constexpr std::array<std::string_view, 8> http_methods = {"get",     "put",  "post",  "delete",
+                                                          "options", "head", "patch", "trace"};
+constexpr std::array<std::string_view, 7> type_names = {"null",   "boolean", "object", "array",
+                                                        "number", "integer", "string"};
+// Keywords that only annotate: accepted anywhere in a schema, never checked.
+constexpr std::array<std::string_view, 10> annotations = {
+    "title",    "description", "$comment",   "format",   "default",
+    "examples", "example",     "deprecated", "readOnly", "writeOnly"};
+
+template <class Range>
+bool contains(const Range& range, std::string_view s) {
+    return std::find(range.begin(), range.end(), s) != range.end();
+}
+
+std::string lower(std::string_view s) {
+    std::string out(s);
+    for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+}
+
+std::string upper(std::string_view s) {
+    std::string out(s);
+    for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return out;
+}
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
+// The number of Unicode code points in UTF-8 text: the bytes that do not continue a sequence.
+std::size_t code_points(std::string_view s) {
+    return static_cast<std::size_t>(std::count_if(
+        s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+}
+
+// A value for a message: its JSON, shortened.
+std::string shown(const json::value& v) {
+    std::string text = json::serialize(v);
+    if (text.size() > 80) text = text.substr(0, 77) + "...";
+    return text;
+}
+
+std::string kind_of(const json::value& v) {
+    switch (v.kind()) {
+        case json::kind::null:
+            return "null";
+        case json::kind::bool_:
+            return "boolean";
+        case json::kind::int64:
+        case json::kind::uint64:
+            return "integer";
+        case json::kind::double_:
+            return "number";
+        case json::kind::string:
+            return "string";
+        case json::kind::array:
+            return "array";
+        case json::kind::object:
+            return "object";
+    }
+    return "?";
+}
+
+bool has_type(const json::value& v, std::string_view type) {
+    if (type == "null") return v.is_null();
+    if (type == "boolean") return v.is_bool();
+    if (type == "object") return v.is_object();
+    if (type == "array") return v.is_array();
+    if (type == "string") return v.is_string();
+    if (type == "number") return v.is_number();
+    if (type == "integer")
+        return v.is_int64() || v.is_uint64() ||
+               (v.is_double() && std::isfinite(v.get_double()) &&
+                v.get_double() == std::trunc(v.get_double()));
+    return false;
+}
+
+bool is_json_media_type(std::string_view media) {
+    return media == "application/json" || media.ends_with("+json");
+}
+
+// ---------------------------------------------------------------------------------------------
+// YAML to JSON, with the YAML 1.2 core schema for plain scalars (quoted ones are strings).
+
+json::value plain_scalar(const std::string& s) {
+    if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return nullptr;
+    if (s == "true" || s == "True" || s == "TRUE") return true;
+    if (s == "false" || s == "False" || s == "FALSE") return false;
+    static const std::regex integer(R"(^[-+]?[0-9]+$)");
+    static const std::regex real(R"(^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$)");
+    if (std::regex_match(s, integer)) {
+        std::int64_t n = 0;
+        const char* begin = s.data() + (s[0] == '+' ? 1 : 0);
+        if (std::from_chars(begin, s.data() + s.size(), n).ec == std::errc{}) return n;
+        return std::stod(s);
+    }
+    if (std::regex_match(s, real)) return std::stod(s);
+    return json::string(s);
+}
+
+json::value to_json(const YAML::Node& node, const std::string& where) {
+    switch (node.Type()) {
+        case YAML::NodeType::Undefined:
+        case YAML::NodeType::Null:
+            return nullptr;
+        case YAML::NodeType::Scalar:
+            return node.Tag() == "?" ? plain_scalar(node.Scalar())
+                                     : json::value(json::string(node.Scalar()));
+        case YAML::NodeType::Sequence: {
+            json::array out;
+            for (std::size_t i = 0; i < node.size(); ++i)
+                out.push_back(to_json(node[i], where + "/" + std::to_string(i)));
+            return out;
+        }
+        case YAML::NodeType::Map: {
+            json::object out;
+            for (const auto& entry : node) {
+                if (!entry.first.IsScalar())
+                    throw std::runtime_error("openapi: a mapping key that is not a scalar at " +
+                                             where);
+                const std::string& key = entry.first.Scalar();
+                if (out.contains(key))
+                    throw std::runtime_error("openapi: key '" + key + "' appears twice at " +
+                                             where);
+                out[key] = to_json(entry.second, where + "/" + key);
+            }
+            return out;
+        }
+    }
+    return nullptr;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading: every $ref resolves, every schema uses only the subset, every pattern compiles.
+
+const json::value& resolve_in(const json::value& root, const json::value& node) {
+    const json::value* current = &node;
+    for (int hops = 0; hops < 32; ++hops) {
+        const auto* object = current->if_object();
+        const auto* ref = object ? object->if_contains("$ref") : nullptr;
+        if (!ref) return *current;
+        if (!ref->is_string() || !ref->as_string().starts_with("#"))
+            throw std::runtime_error("openapi: only local references are supported: " +
+                                     shown(*ref));
+        const std::string_view pointer = std::string_view(ref->as_string()).substr(1);
+        boost::system::error_code ec;
+        current = root.find_pointer(pointer, ec);
+        if (!current) throw std::runtime_error("openapi: unresolvable reference " + shown(*ref));
+    }
+    throw std::runtime_error("openapi: a $ref cycle");
+}
+
+std::regex compile(const std::string& pattern, const std::string& where) {
+    try {
+        return std::regex(pattern, std::regex::ECMAScript);
+    } catch (const std::regex_error& e) {
+        throw std::runtime_error("openapi: pattern '" + pattern + "' at " + where +
+                                 " does not compile: " + e.what());
+    }
+}
+
+struct loader {
+    const json::value& root;
+    std::map<std::string, std::regex, std::less<>>& patterns;
+    std::set<const json::value*> seen = {};
+
+    [[noreturn]] void fail(const std::string& where, const std::string& what) {
+        throw std::runtime_error("openapi: schema at " + where + ": " + what);
+    }
+
+    void schema(const json::value& s, const std::string& where) {
+        if (s.is_bool()) return;
+        if (!s.is_object()) fail(where, "not an object or boolean");
+        if (!seen.insert(&s).second) return;
+        for (const auto& [key, value] : s.as_object()) {
+            const std::string at = where + "/" + std::string(key);
+            if (key == "$ref") {
+                schema(resolve_in(root, s), at);
+            } else if (key == "type") {
+                const auto known = [&](const json::value& t) {
+                    return t.is_string() && contains(type_names, t.as_string());
+                };
+                if (!(known(value) ||
+                      (value.is_array() && !value.as_array().empty() &&
+                       std::all_of(value.as_array().begin(), value.as_array().end(), known))))
+                    fail(at, "type must be a type name or an array of them");
+            } else if (key == "enum" || key == "allOf" || key == "required") {
+                if (!value.is_array() || value.as_array().empty())
+                    fail(at, "must be a non-empty array");
+                for (const auto& item : value.as_array()) {
+                    if (key == "allOf") schema(item, at);
+                    if (key == "required" && !item.is_string()) fail(at, "must hold names");
+                }
+            } else if (key == "properties") {
+                if (!value.is_object()) fail(at, "must be an object");
+                for (const auto& [name, sub] : value.as_object())
+                    schema(sub, at + "/" + std::string(name));
+            } else if (key == "additionalProperties") {
+                if (!value.is_bool()) fail(at, "only true or false is supported");
+            } else if (key == "pattern") {
+                if (!value.is_string()) fail(at, "must be a string");
+                const std::string p(value.as_string());
+                if (!patterns.contains(p)) patterns.emplace(p, compile(p, at));
+            } else if (key == "minLength" || key == "maxLength") {
+                if (!value.is_int64() || value.as_int64() < 0)
+                    fail(at, "must be a non-negative integer");
+            } else if (key == "const" || contains(annotations, key) || key.starts_with("x-")) {
+                // any value
+            } else {
+                fail(at, "unsupported keyword '" + std::string(key) +
+                             "' (see tests/support/openapi_check.hpp for the subset)");
+            }
+        }
+    }
+
+    // Walks the whole document: resolves every $ref, and checks every schema (the values of
+    // "schema" keys and of components/schemas). Examples are data, not walked.
+    void walk(const json::value& node, const std::string& where) {
+        if (const auto* array = node.if_array()) {
+            for (std::size_t i = 0; i < array->size(); ++i)
+                walk((*array)[i], where + "/" + std::to_string(i));
+            return;
+        }
+        const auto* object = node.if_object();
+        if (!object) return;
+        for (const auto& [key, value] : *object) {
+            const std::string at = where + "/" + std::string(key);
+            if (key == "$ref") {
+                resolve_in(root, node);
+            } else if (key == "example" || key == "examples") {
+                continue;
+            } else if (key == "schema") {
+                schema(value, at);
+            } else if (key == "schemas" && where == "#/components") {
+                if (!value.is_object()) fail(at, "must be an object");
+                for (const auto& [name, sub] : value.as_object())
+                    schema(sub, at + "/" + std::string(name));
+            } else {
+                walk(value, at);
+            }
+        }
+    }
+};
+
+std::string regex_escape(std::string_view literal) {
+    std::string out;
+    for (char c : literal) {
+        if (std::string_view(R"(\^$.|?*+()[]{})").find(c) != std::string_view::npos) out += '\\';
+        out += c;
+    }
+    return out;
+}
+
+// True if a path parameter `name` of the path item (or of one of its operations) takes the
+// rest of the path (x-ozzie-rest-of-path: true).
+bool takes_rest_of_path(const json::value& root, const json::object& item, std::string_view name) {
+    const auto marked = [&](const json::value* parameters) {
+        if (!parameters || !parameters->is_array()) return false;
+        for (const auto& p : parameters->as_array()) {
+            const json::value& parameter = resolve_in(root, p);
+            const auto* o = parameter.if_object();
+            if (!o) continue;
+            const auto* in = o->if_contains("in");
+            const auto* n = o->if_contains("name");
+            const auto* rest = o->if_contains("x-ozzie-rest-of-path");
+            if (in && in->is_string() && in->as_string() == "path" && n && n->is_string() &&
+                n->as_string() == name && rest && rest->is_bool() && rest->get_bool())
+                return true;
+        }
+        return false;
+    };
+    if (marked(item.if_contains("parameters"))) return true;
+    for (std::string_view method : http_methods)
+        if (const auto* op = item.if_contains(method))
+            if (const auto* o = resolve_in(root, *op).if_object()) {
+                if (marked(o->if_contains("parameters"))) return true;
+            }
+    return false;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+
+openapi_document openapi_document::load(const std::filesystem::path& file) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) throw std::runtime_error("openapi: cannot read " + file.string());
+    std::ostringstream text;
+    text << in.rdbuf();
+    try {
+        return parse(text.str());
+    } catch (const std::exception& e) {
+        throw std::runtime_error(file.string() + ": " + e.what());
+    }
+}
+
+openapi_document openapi_document::parse(std::string_view yaml_text) {
+    YAML::Node node;
+    try {
+        node = YAML::Load(std::string(yaml_text));
+    } catch (const YAML::Exception& e) {
+        throw std::runtime_error(std::string("openapi: not valid YAML: ") + e.what());
+    }
+    return openapi_document(to_json(node, "#"));
+}
+
+openapi_document::openapi_document(json::value root) : root_(std::move(root)) {
+    const auto* object = root_.if_object();
+    const auto* version = object ? object->if_contains("openapi") : nullptr;
+    if (!version || !version->is_string() || !version->as_string().starts_with("3.1."))
+        throw std::runtime_error("openapi: not an OpenAPI 3.1 document (openapi: 3.1.x)");
+    const auto* paths = object->if_contains("paths");
+    if (!paths || !paths->is_object()) throw std::runtime_error("openapi: no paths");
+
+    loader{root_, patterns_}.walk(root_, "#");
+
+    for (const auto& [key, item] : paths->as_object()) {
+        if (key.find('{') == json::string::npos) continue;
+        const json::object& path_item = resolve(item).as_object();
+        std::string rx = "^";
+        std::size_t i = 0;
+        while (i < key.size()) {
+            const auto open = key.find('{', i);
+            rx += regex_escape(std::string_view(key).substr(i, open - i));
+            if (open == json::string::npos) break;
+            const auto close = key.find('}', open);
+            if (close == json::string::npos)
+                throw std::runtime_error("openapi: unbalanced '{' in path " + std::string(key));
+            const std::string_view name = std::string_view(key).substr(open + 1, close - open - 1);
+            rx += takes_rest_of_path(root_, path_item, name) ? "(.+)" : "([^/]+)";
+            i = close + 1;
+        }
+        rx += "$";
+        templates_.emplace_back(std::string(key), std::regex(rx, std::regex::ECMAScript));
+    }
+}
+
+const json::value& openapi_document::resolve(const json::value& node) const {
+    return resolve_in(root_, node);
+}
+
+std::vector<std::string> openapi_document::validate(const json::value& instance,
+                                                    const json::value& schema,
+                                                    const std::string& where) const {
+    std::vector<std::string> out;
+    validate_into(instance, schema, where, out, 0);
+    return out;
+}
+
+void openapi_document::validate_into(const json::value& instance, const json::value& schema,
+                                     const std::string& where, std::vector<std::string>& out,
+                                     int depth) const {
+    if (depth > 64) {
+        out.push_back(where + ": schemas nested too deep (a $ref cycle?)");
+        return;
+    }
+    if (schema.is_bool()) {
+        if (!schema.get_bool()) out.push_back(where + ": no value is allowed here");
+        return;
+    }
+    const auto* s = schema.if_object();
+    if (!s) {
+        out.push_back(where + ": the schema is not an object");
+        return;
+    }
+
+    // The type first: if it is wrong, the other keywords would only repeat the news.
+    if (const auto* type = s->if_contains("type")) {
+        bool ok = false;
+        if (type->is_string()) ok = has_type(instance, type->as_string());
+        if (type->is_array())
+            for (const auto& t : type->as_array())
+                ok = ok || (t.is_string() && has_type(instance, t.as_string()));
+        if (!ok) {
+            out.push_back(where + ": expected type " + json::serialize(*type) + ", got " +
+                          kind_of(instance) + " " + shown(instance));
+            return;
+        }
+    }
+
+    for (const auto& [key, value] : *s) {
+        if (key == "type" || key == "required" || key == "properties" ||
+            contains(annotations, key) || key.starts_with("x-")) {
+            // type: checked above; required and properties: with additionalProperties below.
+        } else if (key == "$ref") {
+            validate_into(instance, resolve(schema), where, out, depth + 1);
+        } else if (key == "allOf") {
+            for (const auto& sub : value.as_array())
+                validate_into(instance, sub, where, out, depth + 1);
+        } else if (key == "enum") {
+            const auto& options = value.as_array();
+            if (std::find(options.begin(), options.end(), instance) == options.end())
+                out.push_back(where + ": " + shown(instance) + " is not one of " +
+                              json::serialize(value));
+        } else if (key == "const") {
+            if (instance != value)
+                out.push_back(where + ": " + shown(instance) + " is not " + json::serialize(value));
+        } else if (key == "additionalProperties") {
+            // Handled with properties below.
+        } else if (key == "pattern") {
+            if (!instance.is_string()) continue;
+            const std::string_view text = instance.as_string();
+            const std::string_view p = value.as_string();
+            const auto found = patterns_.find(p);
+            const bool match =
+                found != patterns_.end()
+                    ? std::regex_search(text.begin(), text.end(), found->second)
+                    : std::regex_search(text.begin(), text.end(), compile(std::string(p), where));
+            if (!match)
+                out.push_back(where + ": " + shown(instance) + " does not match " + std::string(p));
+        } else if (key == "minLength" || key == "maxLength") {
+            if (!instance.is_string()) continue;
+            const std::size_t n = code_points(instance.as_string());
+            const auto limit = static_cast<std::size_t>(value.to_number<std::int64_t>());
+            if (key == "minLength" ? n < limit : n > limit)
+                out.push_back(
+                    where + ": " + std::to_string(n) + " characters, " +
+                    (key == "minLength" ? "fewer than minLength " : "more than maxLength ") +
+                    std::to_string(limit));
+        } else {
+            out.push_back(where + ": unsupported schema keyword '" + std::string(key) + "'");
+        }
+    }
+
+    const auto* object = instance.if_object();
+    if (!object) return;
+    if (const auto* required = s->if_contains("required"))
+        for (const auto& name : required->as_array())
+            if (!object->contains(name.as_string()))
+                out.push_back(where + ": missing required property '" +
+                              std::string(name.as_string()) + "'");
+    const auto* properties = s->if_contains("properties");
+    if (properties)
+        for (const auto& [name, sub] : properties->as_object())
+            if (const auto* v = object->if_contains(name))
+                validate_into(*v, sub, where + "." + std::string(name), out, depth + 1);
+    if (const auto* additional = s->if_contains("additionalProperties");
+        additional && additional->is_bool() && !additional->get_bool())
+        for (const auto& [name, v] : *object)
+            if (!properties || !properties->as_object().contains(name))
+                out.push_back(where + ": property '" + std::string(name) +
+                              "' is not allowed (additionalProperties: false)");
+}
+
+std::vector<std::string> openapi_document::check(std::string_view method, std::string_view target,
+                                                 const http_response& res) const {
+    namespace http = boost::beast::http;
+    std::vector<std::string> out;
+    const std::string_view path = target.substr(0, target.find('?'));
+    const json::object& paths = root_.at("paths").as_object();
+
+    // The path item: a literal path first, then the templates.
+    const json::object* item = nullptr;
+    std::string item_key;
+    for (const auto& [key, value] : paths)
+        if (key.find('{') == json::string::npos && key == path) {
+            item = &resolve(value).as_object();
+            item_key = key;
+        }
+    for (const auto& [key, matcher] : templates_)
+        if (!item && std::regex_match(path.begin(), path.end(), matcher)) {
+            item = &resolve(paths.at(key)).as_object();
+            item_key = key;
+        }
+
+    // The operation, or the pseudo-operation of x-ozzie-unmatched-requests.
+    const std::string verb = lower(method);
+    const json::value* operation = nullptr;
+    std::string operation_name;
+    std::set<std::string> path_methods;
+    if (item) {
+        for (std::string_view m : http_methods)
+            if (item->contains(m)) path_methods.insert(upper(m));
+        if (contains(http_methods, verb) && item->contains(verb)) {
+            operation = &resolve(item->at(verb));
+            operation_name = upper(method) + " " + item_key;
+        }
+    }
+    if (!operation) {
+        const char* kind = item ? "method-not-allowed" : "unknown-path";
+        operation_name = "x-ozzie-unmatched-requests/" + std::string(kind);
+        if (const auto* unmatched = root_.as_object().if_contains("x-ozzie-unmatched-requests"))
+            if (const auto* o = unmatched->if_object()) operation = o->if_contains(kind);
+        if (!operation) {
+            out.push_back("no operation in the document for " + std::string(method) + " " +
+                          std::string(path) + ", and no " + operation_name);
+            return out;
+        }
+    }
+    const auto* responses = resolve(*operation).as_object().if_contains("responses");
+    if (!responses || !resolve(*responses).is_object()) {
+        out.push_back(operation_name + " has no responses");
+        return out;
+    }
+    const json::object& documented = resolve(*responses).as_object();
+
+    // The response for the status.
+    const std::string status = std::to_string(res.result_int());
+    const json::value* response = documented.if_contains(status);
+    if (!response) response = documented.if_contains(status.substr(0, 1) + "XX");
+    if (!response) response = documented.if_contains("default");
+    if (!response) {
+        std::string listed;
+        for (const auto& [code, _] : documented)
+            listed += (listed.empty() ? "" : ", ") + std::string(code);
+        out.push_back("status " + status + " is not documented for " + operation_name +
+                      " (documented: " + listed + ")");
+        return out;
+    }
+    const json::object& r = resolve(*response).as_object();
+
+    // Headers.
+    if (const auto* headers = r.if_contains("headers"))
+        for (const auto& [name, h] : resolve(*headers).as_object()) {
+            if (lower(name) == "content-type") continue;  // described by content instead
+            const json::object& header = resolve(h).as_object();
+            const auto found = res.find(std::string_view(name));
+            if (found == res.end()) {
+                if (const auto* required = header.if_contains("required");
+                    required && required->is_bool() && required->get_bool())
+                    out.push_back("missing required header " + std::string(name));
+                continue;
+            }
+            if (const auto* schema = header.if_contains("schema")) {
+                const auto value = found->value();
+                validate_into(json::string(value.data(), value.size()), *schema,
+                              "header " + std::string(name), out, 0);
+            }
+        }
+    if (!item_key.empty() && operation_name.ends_with("method-not-allowed") &&
+        res.result_int() == 405 && res.count(http::field::allow) != 0) {
+        std::set<std::string> allowed;
+        const auto allow = res[http::field::allow];
+        std::string_view rest(allow.data(), allow.size());
+        while (!rest.empty()) {
+            const auto comma = rest.find(',');
+            if (const auto token = trim(rest.substr(0, comma)); !token.empty())
+                allowed.emplace(token);
+            rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+        }
+        if (allowed != path_methods) {
+            std::string expected;
+            for (const auto& m : path_methods) expected += (expected.empty() ? "" : ", ") + m;
+            out.push_back("Allow is '" + std::string(allow.data(), allow.size()) + "', but " +
+                          item_key + " in the document has " + expected);
+        }
+    }
+
+    // Content.
+    const bool head = verb == "head";
+    const json::value* content = r.if_contains("content");
+    if (!content || !resolve(*content).is_object() || resolve(*content).as_object().empty()) {
+        if (!res.body().empty())
+            out.push_back("the document gives this response no content, but it has a body of " +
+                          std::to_string(res.body().size()) + " bytes");
+        return out;
+    }
+    const json::object& media_types = resolve(*content).as_object();
+    const auto field = res[http::field::content_type];
+    const std::string_view content_type(field.data(), field.size());
+    const std::string media = lower(trim(content_type.substr(0, content_type.find(';'))));
+    std::string listed;
+    for (const auto& [name, _] : media_types)
+        listed += (listed.empty() ? "" : ", ") + std::string(name);
+    const auto* media_type = media_types.if_contains(media);
+    if (content_type.empty() || !media_type) {
+        out.push_back((content_type.empty() ? "no Content-Type"
+                                            : "Content-Type '" + std::string(content_type) + "'") +
+                      " where the document has " + listed);
+        return out;
+    }
+    if (head) {
+        if (!res.body().empty()) out.push_back("a HEAD response has a body");
+        return out;
+    }
+    if (!is_json_media_type(media)) return out;
+    boost::system::error_code ec;
+    const json::value body = json::parse(res.body(), ec);
+    if (ec) {
+        out.push_back("the body is not JSON (" + ec.message() + "): " + res.body().substr(0, 80));
+        return out;
+    }
+    if (const auto* schema = resolve(*media_type).as_object().if_contains("schema"))
+        validate_into(body, *schema, "body $", out, 0);
+    return out;
+}
+
+void openapi_document::require(std::string_view method, std::string_view target,
+                               const http_response& res) const {
+    const auto violations = check(method, target, res);
+    if (violations.empty()) return;
+    std::string what = "openapi: " + std::string(method) + " " + std::string(target) + " -> " +
+                       std::to_string(res.result_int()) +
+                       " does not conform to the OpenAPI document:";
+    for (const auto& v : violations) what += "\n  - " + v;
+    what += "\n  body: " + res.body().substr(0, 300);
+    throw openapi_violation(what);
+}
+
+#ifdef OZZIE_OPENAPI_PATH
+const openapi_document& ozzie_openapi() {
+    static const openapi_document document = openapi_document::load(OZZIE_OPENAPI_PATH);
+    return document;
+}
+#endif
+
+}  // namespace ozzie::testing

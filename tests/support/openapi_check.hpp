@@ -1,0 +1,100 @@
+// Checks HTTP responses against an OpenAPI 3.1 document (docs/openapi.yaml), so that the document
+// and the server cannot drift apart: the HTTP tests pass every response they receive through
+// openapi_document::require.
+//
+// What a check covers, for a request `method target` and its response:
+// - The operation: the path of `target` (the query is ignored) is matched against the document's
+//   path templates, literal paths first. A template variable matches one non-empty segment, or
+//   the whole non-empty rest of the path if its path parameter has `x-ozzie-rest-of-path: true`.
+//   The operation is the path item's entry for the method (lower case). A path that matches no
+//   template, or a method its path item lacks, uses the pseudo-operation `unknown-path` or
+//   `method-not-allowed` of the top-level `x-ozzie-unmatched-requests`; for a 405 the Allow
+//   header must list exactly the methods of the path item.
+// - The status: it must be in the operation's `responses` (exact code, then "4XX"-style range,
+//   then `default`).
+// - Headers: each documented header (names case-insensitive; Content-Type is skipped, as OpenAPI
+//   says) must be present if `required: true`, and if present its value must match its schema,
+//   as a JSON string.
+// - Content: if the response documents `content`, Content-Type (without parameters, case-
+//   insensitive) must be one of its media types; a JSON media type (application/json or
+//   +json) needs a body that parses and matches the schema. A HEAD response is checked like the
+//   GET it stands for, but its body must be empty and is not validated. A response that
+//   documents no content must have an empty body.
+//
+// The JSON Schema subset (2020-12 keywords) that the validator implements, and all that the
+// document may use:
+//   $ref (local, "#/json/pointer"), type (a name or an array of names; "integer" is a number
+//   with no fraction), enum, const, required, properties, additionalProperties (true or false
+//   only), allOf, pattern (std::regex ECMAScript, searched, as JSON Schema says),
+//   minLength/maxLength (in Unicode code points).
+// Annotations are accepted and ignored: title, description, $comment, format (as JSON Schema
+// 2020-12 does by default; pattern carries the real constraint), default, examples, example,
+// deprecated, readOnly, writeOnly, and x-* extensions. Any other keyword in any schema of the
+// document is an error when the document is loaded, so nothing is silently left unchecked.
+#pragma once
+
+#include "support/http_client.hpp"
+
+#include <boost/json/value.hpp>
+
+#include <filesystem>
+#include <map>
+#include <regex>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ozzie::testing {
+
+// Thrown by openapi_document::require: what() lists every violation, one a line.
+class openapi_violation : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+class openapi_document {
+public:
+    // Reads a YAML (or JSON) OpenAPI 3.1 document. Throws std::runtime_error if the file cannot
+    // be read or parsed, is not OpenAPI 3.1, has an unresolvable $ref in a schema, a pattern
+    // that does not compile, or a schema keyword outside the subset above.
+    static openapi_document load(const std::filesystem::path& file);
+    static openapi_document parse(std::string_view yaml_text);
+
+    // The violations of `res`, the answer to `method target` (e.g. "GET", "/v1/users/x?y=1");
+    // empty if it conforms. Thread-safe (the document is never modified after loading).
+    std::vector<std::string> check(std::string_view method, std::string_view target,
+                                   const http_response& res) const;
+    // Throws openapi_violation if check finds anything.
+    void require(std::string_view method, std::string_view target, const http_response& res) const;
+
+    // The violations of `instance` against `schema` (a schema of this document, or a $ref into
+    // it), each prefixed with its location under `where` ("$.data.id").
+    std::vector<std::string> validate(const boost::json::value& instance,
+                                      const boost::json::value& schema,
+                                      const std::string& where = "$") const;
+
+    // `node`, or what its $ref points to (followed until a node without $ref). Throws if the
+    // reference is not a local JSON pointer into the document.
+    const boost::json::value& resolve(const boost::json::value& node) const;
+
+    // The document as JSON.
+    const boost::json::value& root() const noexcept { return root_; }
+
+private:
+    explicit openapi_document(boost::json::value root);
+
+    void validate_into(const boost::json::value& instance, const boost::json::value& schema,
+                       const std::string& where, std::vector<std::string>& out, int depth) const;
+
+    boost::json::value root_;
+    std::map<std::string, std::regex, std::less<>> patterns_;  // every pattern, compiled once
+    // The path templates with '{' and a regex of what each matches.
+    std::vector<std::pair<std::string, std::regex>> templates_;
+};
+
+// docs/openapi.yaml of this repository (OZZIE_OPENAPI_PATH, a compile definition of the HTTP
+// tests), loaded on first use.
+const openapi_document& ozzie_openapi();
+
+}  // namespace ozzie::testing
