@@ -8,6 +8,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
 
+#include <filesystem>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -47,7 +48,8 @@ int backup(const std::string& directory, const std::string& admin) {
     http::request<http::string_body> req{http::verb::post, "/backup", 11};
     req.set(http::field::host, admin);
     req.set(http::field::content_type, "application/json");
-    req.body() = boost::json::serialize(boost::json::object{{"directory", directory}});
+    // The server resolves the path from its own working directory: send it absolute.
+    req.body() = boost::json::serialize(boost::json::object{{"directory", std::filesystem::absolute(directory).string()}});
     req.prepare_payload();
     http::write(stream, req);
     boost::beast::flat_buffer buffer;

@@ -6,6 +6,8 @@
 
 #include <boost/json.hpp>
 
+#include <filesystem>
+
 namespace ozzie {
 namespace {
 
@@ -21,6 +23,9 @@ response backup(const request& req, user_service& service) {
     if (!directory || !directory->is_string() || directory->get_string().empty())
         return error_response(messages::missing_field("directory"), req.version(), req.keep_alive());
     const std::string path(directory->get_string());
+    if (std::filesystem::exists(path))
+        return error_response(messages::invalid_field("directory", "must name a directory that does not exist yet", path),
+                              req.version(), req.keep_alive());
     if (!service.backup(path))
         return error_response(messages::internal(), req.version(), req.keep_alive());
     log(log_level::info, "backup", {{"directory", path}});

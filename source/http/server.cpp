@@ -50,8 +50,24 @@ net::awaitable<void> accept_loop(tcp::acceptor& acceptor, Serve serve) {
     }
 }
 
-// Listens on `endpoint`, sharing the port with the other threads' acceptors (SO_REUSEPORT);
-// port 0 becomes the bound one.
+// SO_REUSEPORT would let a second server (or a second listener of this one) share a port that
+// is already taken, silently splitting its connections. So first bind it alone, which fails if
+// anything listens there; port 0 becomes a free port, held until the probe is closed.
+tcp::acceptor probe(net::io_context& io, tcp::endpoint& endpoint) {
+    tcp::acceptor probe(io);
+    probe.open(endpoint.protocol());
+    probe.set_option(tcp::acceptor::reuse_address(true));
+    probe.bind(endpoint);
+    endpoint.port(probe.local_endpoint().port());
+    return probe;
+}
+
+bool overlap(const tcp::endpoint& a, const tcp::endpoint& b) {
+    return a.port() == b.port() &&
+           (a.address() == b.address() || a.address().is_unspecified() || b.address().is_unspecified());
+}
+
+// Listens on `endpoint`, sharing the port with the other threads' acceptors (SO_REUSEPORT).
 void listen(tcp::acceptor& acceptor, tcp::endpoint& endpoint) {
     acceptor.open(endpoint.protocol());
     acceptor.set_option(tcp::acceptor::reuse_address(true));
@@ -136,12 +152,36 @@ std::uint16_t server::start() {
     const auto [clients, limiter] = m.load_clients();
 
     const unsigned threads = m.options.threads ? m.options.threads : std::max(1u, std::thread::hardware_concurrency());
-    auto endpoint = resolve(m.options.host, m.options.port);
+    // Every listener's endpoint, checked free and apart from the others before anything binds.
+    std::vector<std::pair<std::string_view, tcp::endpoint>> taken;
+    net::io_context probe_io;
+    std::vector<tcp::acceptor> probes;  // hold the ports chosen for port 0 until all are chosen
+    const auto endpoint_for = [&](std::string_view listener, const std::string& host, std::uint16_t port) {
+        auto endpoint = resolve(host, port);
+        try {
+            probes.push_back(probe(probe_io, endpoint));
+        } catch (const boost::system::system_error& e) {
+            throw std::runtime_error("the " + std::string(listener) + " listener cannot bind " + host + ":" +
+                                     std::to_string(port) + ": " + e.code().message());
+        }
+        for (const auto& [other, other_endpoint] : taken)
+            if (overlap(endpoint, other_endpoint))
+                throw std::runtime_error("the " + std::string(listener) + " listener would share port " +
+                                         std::to_string(endpoint.port()) + " with the " + std::string(other) +
+                                         " listener");
+        taken.emplace_back(listener, endpoint);
+        return endpoint;
+    };
+    auto endpoint = endpoint_for("public", m.options.host, m.options.port);
     std::optional<tcp::endpoint> tls_endpoint;
     if (m.options.tls_port) {
         m.tls.emplace(tls_context(m.options));
-        tls_endpoint = resolve(m.options.tls_host, *m.options.tls_port);
+        tls_endpoint = endpoint_for("HTTPS", m.options.tls_host, *m.options.tls_port);
     }
+    std::optional<tcp::endpoint> admin_endpoint;
+    if (m.options.admin_port) admin_endpoint = endpoint_for("admin", m.options.admin_host, *m.options.admin_port);
+    probes.clear();
+
     // Bind every acceptor before starting any thread, so a failure leaves nothing running.
     std::vector<std::unique_ptr<worker>> workers;
     for (unsigned i = 0; i < threads; ++i) {
@@ -154,12 +194,9 @@ std::uint16_t server::start() {
         };
     }
     std::unique_ptr<worker> admin;
-    if (m.options.admin_port) {
-        if (*m.options.admin_port != 0 && *m.options.admin_port == endpoint.port())
-            throw std::runtime_error("the admin port must differ from the public port");
+    if (admin_endpoint) {
         admin = std::make_unique<worker>();
-        auto admin_endpoint = resolve(m.options.admin_host, *m.options.admin_port);
-        listen(admin->acceptor, admin_endpoint);
+        listen(admin->acceptor, *admin_endpoint);
         m.admin_handler = [&m](const request& req, request_outcome& outcome) -> net::awaitable<response> {
             co_return handle_admin_request(req, m.service, m.metrics, outcome.route_name);
         };
