@@ -20,9 +20,10 @@
 // the timing still differs); every run prints the seed it used.
 // Both variants run: --sync true (the default: fsync before answering) and --sync false (the WAL
 // write alone, which must survive a process crash since the OS holds it).
+#include "support/credentials.hpp"
 #include "support/http_client.hpp"
+#include "support/server_files.hpp"
 #include "support/server_process.hpp"
-#include "support/temp_dir.hpp"
 
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
@@ -37,7 +38,6 @@
 #include <cstdint>
 #include <cstdlib>
 #include <exception>
-#include <fstream>
 #include <latch>
 #include <map>
 #include <memory>
@@ -105,11 +105,8 @@ std::uint64_t splitmix64(std::uint64_t x) {
 // ---------------------------------------------------------------------------------------------
 // Clients and keys.
 
-struct account {
-    std::string id;
-    std::string secret;
-    std::string authorization;  // "Bearer base64(id:secret)"
-};
+// A client id, its secret and its Authorization value.
+using account = ozzie::testing::test_client;
 
 // A user's identity as the API sees it: its client and its external id.
 struct user_key {
@@ -252,10 +249,7 @@ public:
         : sync_(sync), rounds_(rounds), seed_(seed), rng_(seed) {
         accounts_.push_back(make_account("crash-a"));
         accounts_.push_back(make_account("crash-b"));
-        std::ofstream out(clients_file());
-        out << "# API clients of the crash tests\n";
-        for (const auto& a : accounts_) out << a.id << ':' << ozzie::testing::sha256_hex(a.secret) << '\n';
-        if (!out) throw std::runtime_error("cannot write the clients file");
+        ozzie::testing::write_clients_file(files_.clients_file(), accounts_);
     }
 
     void run() {
@@ -281,9 +275,7 @@ private:
         std::uniform_int_distribution<int> digit(0, 15);
         std::string secret;
         for (int i = 0; i < 40; ++i) secret += "0123456789abcdef"[digit(rng_)];
-        account a{std::move(id), std::move(secret), {}};
-        a.authorization = "Bearer " + ozzie::testing::base64(a.id + ":" + a.secret);
-        return a;
+        return account{std::move(id), std::move(secret)};
     }
 
     const account& account_named(std::string_view id) const {
@@ -292,24 +284,14 @@ private:
         throw std::logic_error("no such account");
     }
 
-    std::filesystem::path clients_file() const { return dir_.path() / "clients"; }
-    std::filesystem::path data_dir() const { return dir_.path() / "data"; }
-    std::filesystem::path log_file() const { return dir_.path() / "server.log"; }
-
     void start_server() {
         server_.reset();
-        server_.emplace(server_process::options{
-            .executable = ozzie::testing::server_executable(),
-            .data_dir = data_dir(),
-            .clients_file = clients_file(),
-            .log_file = log_file(),
-            .extra_args = {"--sync", sync_ ? "true" : "false", "--threads", "2"},
-        });
+        server_.emplace(ozzie::testing::process_options(files_, {"--sync", sync_ ? "true" : "false", "--threads", "2"}));
         ++starts_;
     }
 
     std::string log_tail() const {
-        const std::string log = ozzie::testing::read_file_bytes(log_file());
+        const std::string log = ozzie::testing::read_whole_file(files_.log_file());
         return log.size() > 3000 ? "..." + log.substr(log.size() - 3000) : log;
     }
 
@@ -389,7 +371,7 @@ private:
             http_response res;
             try {
                 res = client.request(http::verb::post, "/v1/users",
-                                     {{"Authorization", who.authorization},
+                                     {{"Authorization", who.authorization()},
                                       {"Content-Type", "application/json"}},
                                      create_body(s.key, i));
             } catch (const std::exception& e) {
@@ -513,7 +495,7 @@ private:
     // Reads every key back, by external id and (when the id is known) by id.
     void check_key(http_client& client, const user_key& key, verify_log& log) const {
         const auto& who = account_named(key.client);
-        const ozzie::testing::header_list auth = {{"Authorization", who.authorization}};
+        const ozzie::testing::header_list auth = {{"Authorization", who.authorization()}};
         const auto acked = acknowledged_.find(key);
         const auto known = known_.find(key);
         std::vector<std::string> problems;
@@ -615,7 +597,7 @@ private:
     // are violations, named by `when`.
     disk_state read_disk(const std::string& when) {
         disk_state disk;
-        const std::string path = data_dir().string();
+        const std::string path = files_.data_dir().string();
         std::vector<std::string> families;
         auto status = rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions{}, path, &families);
         if (!status.ok()) {
@@ -757,7 +739,7 @@ private:
     unsigned rounds_;
     std::uint64_t seed_;
     std::mt19937_64 rng_;
-    ozzie::testing::temp_dir dir_;  // before server_: removed after the server is gone
+    ozzie::testing::server_files files_;  // before server_: removed after the server is gone
     std::vector<account> accounts_;
     std::optional<server_process> server_;
 

@@ -8,9 +8,11 @@
 // the bytes of any file under the data dir, nor (for good measure) in any response. Positive
 // controls make sure the scan can see: the stored external ids are found in the data dir, and
 // the output holds the server's own lines.
+#include "support/credentials.hpp"
+#include "support/distinctive.hpp"
 #include "support/http_client.hpp"
+#include "support/server_files.hpp"
 #include "support/server_process.hpp"
-#include "support/temp_dir.hpp"
 
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
@@ -20,7 +22,6 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
-#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,16 +35,11 @@ using ozzie::testing::header_list;
 using ozzie::testing::http_client;
 using ozzie::testing::http_response;
 using ozzie::testing::server_process;
+using ozzie::testing::test_client;
 
 // A distinctive random string: `prefix` then 32 random letters and digits.
 std::string distinctive(std::string_view prefix) {
-    static std::mt19937_64 rng{std::random_device{}()};
-    constexpr std::string_view alphabet =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    std::uniform_int_distribution<std::size_t> pick(0, alphabet.size() - 1);
-    std::string s(prefix);
-    for (int i = 0; i < 32; ++i) s += alphabet[pick(rng)];
-    return s;
+    return ozzie::testing::distinctive(prefix, 32, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789");
 }
 
 // A string that must not leak, and what it is (for the failure message).
@@ -76,7 +72,7 @@ std::vector<std::string> leaks_in(std::string_view haystack, std::string_view wh
 std::vector<std::pair<std::filesystem::path, std::string>> all_files(const std::filesystem::path& dir) {
     std::vector<std::pair<std::filesystem::path, std::string>> files;
     for (const auto& entry : std::filesystem::recursive_directory_iterator(dir))
-        if (entry.is_regular_file()) files.emplace_back(entry.path(), ozzie::testing::read_file_bytes(entry.path()));
+        if (entry.is_regular_file()) files.emplace_back(entry.path(), ozzie::testing::read_whole_file(entry.path()));
     return files;
 }
 
@@ -86,40 +82,26 @@ std::string response_text(const http_response& res) {
     return text + res.body();
 }
 
-struct secrets_fixture {
-    ozzie::testing::temp_dir dir;
-    const std::string client_id = "keeper";
-    const std::string secret = distinctive("s3cr3t-");
-    const std::string token = base64(client_id + ":" + secret);
+struct secrets_fixture : ozzie::testing::server_files {
+    const test_client keeper{"keeper", distinctive("s3cr3t-")};
     std::vector<needle> needles;
 
     secrets_fixture() {
-        std::ofstream out(clients_file());
-        out << "# the client of the secrets test\n"
-            << client_id << ':' << ozzie::testing::sha256_hex(secret) << '\n';
-        if (!out) throw std::runtime_error("cannot write the clients file");
-        needles.push_back({"the client's secret", secret});
-        needles.push_back({"the client's token", token});
-        needles.push_back({"the client's credentials (id:secret)", client_id + ":" + secret});
+        ozzie::testing::write_clients_file(clients_file(), {keeper});
+        needles.push_back({"the client's secret", keeper.secret});
+        needles.push_back({"the client's token", keeper.token()});
+        needles.push_back({"the client's credentials (id:secret)", keeper.id + ":" + keeper.secret});
     }
-
-    std::filesystem::path clients_file() const { return dir.path() / "clients"; }
-    std::filesystem::path data_dir() const { return dir.path() / "data"; }
-    std::filesystem::path log_file() const { return dir.path() / "server.log"; }
 
     // The server logs as much as it can: if it has a --log-level option, at debug.
     server_process::options server_options() const {
-        const auto executable = ozzie::testing::server_executable();
         std::vector<std::string> args = {"--threads", "2"};
-        if (ozzie::testing::help_text(executable, dir.path() / "help.txt").find("--log-level") != std::string::npos) {
+        if (ozzie::testing::help_text(ozzie::testing::server_executable(), dir.path()).find("--log-level") !=
+            std::string::npos) {
             args.push_back("--log-level");
             args.push_back("debug");
         }
-        return {.executable = executable,
-                .data_dir = data_dir(),
-                .clients_file = clients_file(),
-                .log_file = log_file(),
-                .extra_args = std::move(args)};
+        return ozzie::testing::process_options(*this, std::move(args));
     }
 
     // A string that will be sent somewhere and must not leak.
@@ -140,7 +122,7 @@ BOOST_FIXTURE_TEST_CASE(no_secret_or_token_in_the_logs_or_the_data_dir, secrets_
     std::vector<std::string> stored_external_ids;
     {
         server_process server(server_options());
-        const header_list good = {{"Authorization", "Bearer " + token},
+        const header_list good = {{"Authorization", keeper.authorization()},
                                   {"Content-Type", "application/json"}};
         auto keep = [&](const http_response& res) {
             responses.push_back(response_text(res));
@@ -176,14 +158,14 @@ BOOST_FIXTURE_TEST_CASE(no_secret_or_token_in_the_logs_or_the_data_dir, secrets_
         {
             http_client client(server.port());
             const auto wrong_secret = sensitive("a wrong secret of the real client", "wr0ng-");
-            const auto wrong_token = base64(client_id + ":" + wrong_secret);
+            const auto wrong_token = base64(keeper.id + ":" + wrong_secret);
             needles.push_back({"the token of a wrong secret", wrong_token});
             const auto stranger_secret = sensitive("the secret of an unknown client", "str4nger-");
             const auto stranger_token = base64("stranger:" + stranger_secret);
             needles.push_back({"the token of an unknown client", stranger_token});
             const auto garbage = sensitive("a token that is not base64", "n0tb64-");
             const auto basic_secret = sensitive("a secret sent with the Basic scheme", "b4sic-");
-            const auto basic_token = base64(client_id + ":" + basic_secret);
+            const auto basic_token = base64(keeper.id + ":" + basic_secret);
             needles.push_back({"a Basic token", basic_token});
             const auto no_colon = sensitive("a token without a colon", "n0c0lon-");
             const auto no_colon_token = base64(no_colon);
@@ -192,10 +174,10 @@ BOOST_FIXTURE_TEST_CASE(no_secret_or_token_in_the_logs_or_the_data_dir, secrets_
             const std::vector<std::string> authorizations = {
                 "Bearer " + wrong_token,  "Bearer " + stranger_token, "Bearer !" + garbage + "!",
                 "Basic " + basic_token,   "Bearer " + no_colon_token, "bearer  " + wrong_token,
-                secret,  // the bare secret, no scheme
-                "Bearer " + base64("keeper:" + secret + "x"),
+                keeper.secret,  // the bare secret, no scheme
+                "Bearer " + base64("keeper:" + keeper.secret + "x"),
             };
-            needles.push_back({"the token of the secret plus one character", base64("keeper:" + secret + "x")});
+            needles.push_back({"the token of the secret plus one character", base64("keeper:" + keeper.secret + "x")});
             for (const auto& authorization : authorizations) {
                 const header_list headers = {{"Authorization", authorization},
                                              {"Content-Type", "application/json"}};
@@ -234,15 +216,15 @@ BOOST_FIXTURE_TEST_CASE(no_secret_or_token_in_the_logs_or_the_data_dir, secrets_
         // A malformed request carrying the real token: answered 400 and closed, not logged.
         {
             http_client client(server.port());
-            client.write_raw("POST /v1/users HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + token +
+            client.write_raw("POST /v1/users HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: " + keeper.authorization() +
                              "\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
             const auto res = client.read_response();
             BOOST_TEST(keep(res) == 400u);
         }
         {
             http_client client(server.port());
-            client.write_raw("GET /v1/users/external:x HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " +
-                             token + "\r\nBad Header: " + secret + "\r\n\r\n");
+            client.write_raw("GET /v1/users/external:x HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: " +
+                             keeper.authorization() + "\r\nBad Header: " + keeper.secret + "\r\n\r\n");
             const auto res = client.read_response();
             BOOST_TEST(keep(res) == 400u);
         }
@@ -255,7 +237,7 @@ BOOST_FIXTURE_TEST_CASE(no_secret_or_token_in_the_logs_or_the_data_dir, secrets_
                    "after SIGTERM the server " << ozzie::testing::describe_status(*status));
     }
 
-    const std::string log = ozzie::testing::read_file_bytes(log_file());
+    const std::string log = ozzie::testing::read_whole_file(log_file());
     BOOST_TEST_MESSAGE("secrets test: " << responses.size() << " responses, " << needles.size()
                        << " sensitive strings, " << log.size() << " bytes of server output");
     // Positive controls: the output was captured, and the stop was graceful.
@@ -301,7 +283,7 @@ BOOST_FIXTURE_TEST_CASE(a_plain_secret_in_the_clients_file_is_not_echoed, secret
         failure = e.what();
     }
     BOOST_TEST(failure.find("exited with status 1") != std::string::npos, failure);
-    const std::string log = ozzie::testing::read_file_bytes(log_file());
+    const std::string log = ozzie::testing::read_whole_file(log_file());
     BOOST_TEST(log.find("clients file") != std::string::npos, log);
     for (const auto& leak : leaks_in(log, "the server's output", needles)) BOOST_ERROR(leak);
     if (std::filesystem::exists(data_dir()))

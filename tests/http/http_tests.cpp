@@ -3,30 +3,24 @@
 // issue 2: statuses, the exact JSON shapes, headers, tenancy, percent-encoded external ids,
 // keep-alive, concurrent duplicate creates and restarts. Every response is also checked against
 // docs/openapi.yaml (see check_every_response below).
+#include "support/credentials.hpp"
 #include "support/http_client.hpp"
+#include "support/in_process_server.hpp"
 #include "support/openapi_check.hpp"
-#include "support/temp_dir.hpp"
-
-#include <ozzie/config.hpp>
-#include <ozzie/server.hpp>
-#include <ozzie/user_service.hpp>
+#include "support/response_json.hpp"
 
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
-
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <fstream>
 #include <latch>
 #include <optional>
 #include <regex>
 #include <set>
 #include <sstream>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -36,35 +30,22 @@ namespace {
 
 namespace json = boost::json;
 using namespace std::chrono_literals;
+using ozzie::testing::header;
 using ozzie::testing::header_list;
 using ozzie::testing::http_client;
 using ozzie::testing::http_response;
+using ozzie::testing::keys_of;
+using ozzie::testing::names_field;
+using ozzie::testing::parse_body;
+using ozzie::testing::str;
 namespace http = ozzie::testing::http;
 
-// ---------------------------------------------------------------------------------------------
-// Credentials. Tokens are written out literally (base64 computed outside the code under test).
-
-// The spec's own token: base64("s2client:s2secret").
-constexpr std::string_view spec_token = "Bearer czJjbGllbnQ6czJzZWNyZXQ=";
-// base64("other:0ther-s3cret")
-constexpr std::string_view other_token = "Bearer b3RoZXI6MHRoZXItczNjcmV0";
+// Credentials: the spec's client and `other` (support/credentials.hpp), whose tokens are written
+// out literally there.
+using ozzie::testing::other_token;
+using ozzie::testing::spec_token;
 // No Authorization header at all.
 constexpr std::string_view no_auth = "";
-
-// Lower-case hex SHA-256, computed with OpenSSL directly rather than with the code under test.
-std::string sha256_hex(std::string_view data) {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int size = 0;
-    if (EVP_Digest(data.data(), data.size(), digest, &size, EVP_sha256(), nullptr) != 1)
-        throw std::runtime_error("EVP_Digest failed");
-    constexpr std::string_view hex = "0123456789abcdef";
-    std::string out;
-    for (unsigned int i = 0; i < size; ++i) {
-        out += hex[digest[i] >> 4];
-        out += hex[digest[i] & 0xF];
-    }
-    return out;
-}
 
 // ---------------------------------------------------------------------------------------------
 // The OpenAPI document: every response that goes through http_client::send is checked against
@@ -105,49 +86,14 @@ namespace {
 // ---------------------------------------------------------------------------------------------
 // Fixture: a store and a server on a fresh temp dir, restartable on the same data.
 
-struct server_fixture {
-    ozzie::testing::temp_dir dir;  // declared first: removed last
-    std::optional<ozzie::user_service> service;
-    std::optional<ozzie::server> server;
-    std::uint16_t port = 0;
-
+struct server_fixture : ozzie::testing::in_process_server {
     server_fixture() {
-        write_clients_file();
+        ozzie::testing::write_clients_file(clients_file(),
+                                           {ozzie::testing::spec_client, ozzie::testing::other_client});
         start();
     }
-    ~server_fixture() { stop(); }
 
-    std::filesystem::path clients_file() const { return dir.path() / "clients.txt"; }
-
-    void write_clients_file() const {
-        std::ofstream out(clients_file());
-        out << "# API clients of the HTTP tests\n"
-            << "s2client:" << sha256_hex("s2secret") << "\n"
-            << "\n"
-            << "other:" << sha256_hex("0ther-s3cret") << "\n";
-        if (!out) throw std::runtime_error("cannot write the clients file");
-    }
-
-    void start() {
-        ozzie::store_options store;
-        store.data_dir = dir.path() / "data";
-        service.emplace(store);
-        ozzie::server_options options;
-        options.host = "127.0.0.1";
-        options.port = 0;
-        options.threads = 2;
-        options.clients_file = clients_file();
-        server.emplace(*service, options);
-        port = server->start();
-        if (port == 0) throw std::runtime_error("server::start returned port 0");
-    }
-
-    // Stops the server and closes the store.
-    void stop() {
-        if (server) server->stop();
-        server.reset();
-        service.reset();
-    }
+    void start() { start_server(loopback_options()); }
 
     // Each of these opens its own connection.
     http_response request(http::verb method, std::string_view target, std::string_view token,
@@ -194,16 +140,9 @@ std::string repeat(std::string_view unit, std::size_t n) {
     return out;
 }
 
-std::string str(const json::value& v) { return std::string(v.as_string().c_str(), v.as_string().size()); }
-
 std::string verb_name(http::verb method) {
     const auto name = http::to_string(method);
     return std::string(name.data(), name.size());
-}
-
-std::string header(const http_response& res, http::field f) {
-    const auto v = res[f];
-    return std::string(v.data(), v.size());
 }
 
 // Every byte but the unreserved ones (RFC 3986) as %XX.
@@ -257,19 +196,6 @@ std::optional<std::chrono::sys_seconds> parse_timestamp(const std::string& s) {
     const int h = std::stoi(m[4]), min = std::stoi(m[5]), sec = std::stoi(m[6]);
     if (!date.ok() || h > 23 || min > 59 || sec > 59) return std::nullopt;
     return sys_days{date} + hours{h} + minutes{min} + seconds{sec};
-}
-
-std::vector<std::string> keys_of(const json::object& o) {
-    std::vector<std::string> keys;
-    for (const auto& kv : o) keys.emplace_back(kv.key());
-    return keys;
-}
-
-json::value parse_body(const http_response& res) {
-    boost::system::error_code ec;
-    json::value v = json::parse(res.body(), ec);
-    BOOST_TEST_REQUIRE(!ec, "the body is not JSON: " << res.body());
-    return v;
 }
 
 void check_json_content_type(const http_response& res) {
@@ -346,10 +272,6 @@ std::string check_error(const http_response& res, unsigned status, std::string_v
         return message;
     }
     return {};  // not reached
-}
-
-bool names_field(const std::string& message, std::string_view field) {
-    return message.find("'" + std::string(field) + "'") != std::string::npos;
 }
 
 // The comma-separated methods of an Allow header.

@@ -437,11 +437,7 @@ BOOST_AUTO_TEST_CASE(a_port_already_in_use_is_refused_at_start, *boost::unit_tes
         options.admin_port = admin;
         options.log_level = "warning";
         ozzie::server second(service, options);
-        try {
-            second.start();
-        } catch (const std::exception& e) {
-            return e.what()[0] ? e.what() : "(empty message)";
-        }
+        if (auto failure = ozzie::testing::start_failure(second); !failure.empty()) return failure;
         second.stop();
         return {};
     };

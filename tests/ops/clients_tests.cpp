@@ -6,8 +6,10 @@
 #include "auth/clients_file.hpp"
 
 #include "support/child_process.hpp"
+#include "support/credentials.hpp"
 #include "support/http_client.hpp"
 #include "support/ops_server.hpp"
+#include "support/server_files.hpp"
 #include "support/server_process.hpp"
 #include "support/temp_dir.hpp"
 
@@ -271,14 +273,11 @@ BOOST_AUTO_TEST_CASE(ozzie_admin_adds_lists_and_removes_clients, *boost::unit_te
 // SIGHUP through the real ozzie-server process, over one keep-alive connection that stays open
 // across every reload.
 BOOST_AUTO_TEST_CASE(sighup_reloads_the_clients_file_without_dropping_connections, *boost::unit_test::timeout(180)) {
-    ozzie::testing::temp_dir dir;
-    const auto file = dir.path() / "clients";
+    ozzie::testing::server_files files;
+    const auto file = files.clients_file();
     ozzie::testing::write_clients_file(file, {alice});
-    ozzie::testing::server_process server({.executable = ozzie::testing::server_executable(),
-                                           .data_dir = dir.path() / "data",
-                                           .clients_file = file,
-                                           .log_file = dir.path() / "server.log",
-                                           .extra_args = {"--threads", "2", "--log-level", "info"}});
+    ozzie::testing::server_process server(
+        ozzie::testing::process_options(files, {"--threads", "2", "--log-level", "info"}));
     const auto log_has = [&](std::string_view event, std::size_t n) {
         return eventually([&] { return events(server.new_log(), event).size() >= n; }, 20s);
     };
@@ -287,7 +286,7 @@ BOOST_AUTO_TEST_CASE(sighup_reloads_the_clients_file_without_dropping_connection
 
     // Add a client with ozzie-admin: unknown to the server until it reloads.
     const auto add = ozzie::testing::run_command({admin_exe(), "client", "add", "newbie", "--clients", file.string()},
-                                                 dir.path());
+                                                 files.dir.path());
     BOOST_TEST_REQUIRE(add.exit_code == 0, add.describe());
     const auto newbie = parse_add_output(add.out).authorization;
     BOOST_TEST_REQUIRE(!newbie.empty(), add.out);
@@ -310,7 +309,7 @@ BOOST_AUTO_TEST_CASE(sighup_reloads_the_clients_file_without_dropping_connection
 
     // Remove it: refused after the next reload; alice unaffected.
     const auto remove = ozzie::testing::run_command({admin_exe(), "client", "remove", "newbie", "--clients", file.string()},
-                                                    dir.path());
+                                                    files.dir.path());
     BOOST_TEST_REQUIRE(remove.exit_code == 0, remove.describe());
     server.signal(SIGHUP);
     BOOST_TEST_REQUIRE(log_has("clients_reloaded", 2), server.new_log());

@@ -7,10 +7,12 @@
 // appear in that order. --log-level warning leaves the request lines out; an unknown level fails
 // at start with a clear message.
 #include "support/child_process.hpp"
+#include "support/credentials.hpp"
+#include "support/distinctive.hpp"
 #include "support/http_client.hpp"
 #include "support/ops_server.hpp"
+#include "support/server_files.hpp"
 #include "support/server_process.hpp"
-#include "support/temp_dir.hpp"
 
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
@@ -38,14 +40,9 @@ using ozzie::testing::http_response;
 using ozzie::testing::server_process;
 using ozzie::testing::test_client;
 
-// `prefix` and 24 random letters and digits: a string that appears nowhere by chance.
+// `prefix` and 24 random lower-case letters and digits: a string that appears nowhere by chance.
 std::string distinctive(std::string_view prefix) {
-    static std::mt19937_64 rng{std::random_device{}()};
-    constexpr std::string_view alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
-    std::uniform_int_distribution<std::size_t> pick(0, alphabet.size() - 1);
-    std::string s(prefix);
-    for (int i = 0; i < 24; ++i) s += alphabet[pick(rng)];
-    return s;
+    return ozzie::testing::distinctive(prefix, 24, "abcdefghijklmnopqrstuvwxyz0123456789");
 }
 
 struct log_line {
@@ -102,22 +99,10 @@ bool is_sane_request_id(const std::string& id) {
     return !id.empty() && id.size() <= 128 && std::regex_match(id, std::regex("[A-Za-z0-9._:-]+"));
 }
 
-struct log_fixture {
-    ozzie::testing::temp_dir dir;
+struct log_fixture : ozzie::testing::server_files {
     const test_client client{"logger", distinctive("s3cr3t-")};
 
     log_fixture() { ozzie::testing::write_clients_file(clients_file(), {client}); }
-    fs::path clients_file() const { return dir.path() / "clients"; }
-    fs::path data_dir() const { return dir.path() / "data"; }
-    fs::path log_file() const { return dir.path() / "server.log"; }
-
-    server_process::options options(std::vector<std::string> extra) const {
-        return {.executable = ozzie::testing::server_executable(),
-                .data_dir = data_dir(),
-                .clients_file = clients_file(),
-                .log_file = log_file(),
-                .extra_args = std::move(extra)};
-    }
 };
 
 // What the test sent and what it got, to find in the log.
@@ -142,7 +127,7 @@ BOOST_FIXTURE_TEST_CASE(one_json_line_per_request_and_lifecycle_events, log_fixt
     const std::string name = distinctive("Name ");
     const std::string wrong_secret = distinctive("wr0ng-");
     const std::string wrong_token = base64(client.id + ":" + wrong_secret);
-    const std::string token = base64(client.id + ":" + client.secret);
+    const std::string token = client.token();
     const std::string insane_spaces = "trace id with spaces";
     const std::string insane_long(200, 'a');
 
@@ -150,7 +135,7 @@ BOOST_FIXTURE_TEST_CASE(one_json_line_per_request_and_lifecycle_events, log_fixt
     std::string user_id;
     int port = 0;
     {
-        server_process server(options({"--threads", "2", "--log-level", "info"}));
+        server_process server(ozzie::testing::process_options(*this, {"--threads", "2", "--log-level", "info"}));
         port = server.port();
         http_client c(server.port());
         const header_list auth = {{"Authorization", client.authorization()}, {"Content-Type", "application/json"}};
@@ -208,7 +193,7 @@ BOOST_FIXTURE_TEST_CASE(one_json_line_per_request_and_lifecycle_events, log_fixt
         BOOST_TEST((WIFEXITED(*exit) && WEXITSTATUS(*exit) == 0), ozzie::testing::describe_status(*exit));
     }
 
-    const std::string log = ozzie::testing::read_file_bytes(log_file());
+    const std::string log = ozzie::testing::read_whole_file(log_file());
     BOOST_TEST_MESSAGE("the server's log:\n" << log);
     const auto lines = parse_log(log);
     BOOST_TEST_REQUIRE(!lines.empty());
@@ -308,7 +293,7 @@ BOOST_FIXTURE_TEST_CASE(log_level_warning_leaves_out_the_request_lines, log_fixt
     BOOST_TEST_REQUIRE(exit.has_value(), "ozzie-server did not stop");
     BOOST_TEST((WIFEXITED(*exit) && WEXITSTATUS(*exit) == 0), ozzie::testing::describe_status(*exit));
 
-    const auto log = ozzie::testing::read_file_bytes(log_file());
+    const auto log = ozzie::testing::read_whole_file(log_file());
     const auto lines = parse_log(log);
     BOOST_TEST(with_event(lines, "request").empty(), log);
     for (const auto& l : lines) {

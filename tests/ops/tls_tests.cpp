@@ -8,6 +8,7 @@
 #include "support/child_process.hpp"
 #include "support/http_client.hpp"
 #include "support/ops_server.hpp"
+#include "support/server_files.hpp"
 #include "support/server_process.hpp"
 #include "support/temp_dir.hpp"
 
@@ -404,12 +405,7 @@ BOOST_AUTO_TEST_CASE(a_tls_listener_without_a_usable_certificate_does_not_start,
         o.tls_certificate = certificate;
         o.tls_private_key = key;
         ozzie::server s(service, o);
-        try {
-            s.start();
-        } catch (const std::exception& e) {
-            return e.what()[0] ? e.what() : "(empty message)";
-        }
-        return {};
+        return ozzie::testing::start_failure(s);
     };
     const auto no_certificate = start_with({}, {});
     BOOST_TEST(!no_certificate.empty(), "started HTTPS without a certificate");
@@ -448,12 +444,7 @@ BOOST_AUTO_TEST_CASE(the_tls_port_must_differ_from_the_plain_and_admin_ports, *b
         o.tls_private_key = files.private_key;
         o.admin_port = admin;
         ozzie::server s(service, o);
-        try {
-            s.start();
-        } catch (const std::exception& e) {
-            return e.what()[0] ? e.what() : "(empty message)";
-        }
-        return {};
+        return ozzie::testing::start_failure(s);
     };
     const auto shared = ozzie::testing::free_loopback_port();
     BOOST_TEST(!start_with(shared, shared, std::nullopt).empty(), "started with tls_port == port == " << shared);
@@ -463,16 +454,12 @@ BOOST_AUTO_TEST_CASE(the_tls_port_must_differ_from_the_plain_and_admin_ports, *b
 }
 
 BOOST_AUTO_TEST_CASE(the_server_executable_serves_https_from_its_options, *boost::unit_test::timeout(120)) {
-    ozzie::testing::temp_dir dir;
-    ozzie::testing::write_clients_file(dir.path() / "clients", {alice});
-    const auto files = make_self_signed(dir.path(), "server");
-    ozzie::testing::server_process server({.executable = ozzie::testing::server_executable(),
-                                           .data_dir = dir.path() / "data",
-                                           .clients_file = dir.path() / "clients",
-                                           .log_file = dir.path() / "server.log",
-                                           .extra_args = {"--threads", "1", "--tls-listen", "127.0.0.1:0", "--tls-cert",
-                                                          files.certificate.string(), "--tls-key",
-                                                          files.private_key.string()}});
+    ozzie::testing::server_files server_dir;
+    ozzie::testing::write_clients_file(server_dir.clients_file(), {alice});
+    const auto files = make_self_signed(server_dir.dir.path(), "server");
+    ozzie::testing::server_process server(ozzie::testing::process_options(
+        server_dir, {"--threads", "1", "--tls-listen", "127.0.0.1:0", "--tls-cert", files.certificate.string(),
+                     "--tls-key", files.private_key.string()}));
     std::smatch m;
     const auto log = server.new_log();
     BOOST_TEST_REQUIRE(std::regex_search(log, m, std::regex(R"("tls_port":([0-9]+))")), log);

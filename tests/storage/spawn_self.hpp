@@ -2,6 +2,8 @@
 // itself with SIGKILL, so nothing is closed or flushed, then check what survived.
 #pragma once
 
+#include <ozzie/config.hpp>
+
 #include <boost/test/unit_test.hpp>
 
 #include <spawn.h>
@@ -9,7 +11,9 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,6 +50,28 @@ inline int run_self_test(const std::string& test_path, const std::vector<std::st
 
 inline bool killed_by_sigkill(int status) {
     return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+}
+
+// The parent's end of a storage crash test: runs child case `test_path` on a store in `data_dir`
+// (with `sync` as its sync option) and requires that the child got as far as its crash. The
+// caller then opens the store again and checks what survived.
+inline void run_crash_child(const std::string& test_path, const std::filesystem::path& data_dir, bool sync) {
+    const int status = run_self_test(
+        test_path, {"OZZIE_CRASH_DIR=" + data_dir.string(), std::string("OZZIE_CRASH_SYNC=") + (sync ? "1" : "0")});
+    BOOST_TEST_REQUIRE(killed_by_sigkill(status),
+                       "the child failed before its crash (wait status " << status << ")");
+}
+
+// The child's end: the store options its parent chose; nullopt when the case was not started by
+// run_crash_child (run on its own, the disabled case then does nothing).
+inline std::optional<ozzie::store_options> crash_child_store_options() {
+    const char* dir = std::getenv("OZZIE_CRASH_DIR");
+    const char* sync = std::getenv("OZZIE_CRASH_SYNC");
+    if (!dir || !sync) return std::nullopt;
+    ozzie::store_options options;
+    options.data_dir = dir;
+    options.sync = std::string(sync) == "1";
+    return options;
 }
 
 }  // namespace ozzie::testing

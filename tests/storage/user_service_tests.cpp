@@ -3,7 +3,10 @@
 
 #include "service/ulid.hpp"
 
+#include "storage/same_user.hpp"
 #include "storage/spawn_self.hpp"
+#include "support/create_requests.hpp"
+#include "support/result_text.hpp"
 #include "support/temp_dir.hpp"
 
 #include <ozzie/config.hpp>
@@ -26,70 +29,19 @@
 
 namespace {
 
+using ozzie::testing::check_same_user;
+using ozzie::testing::message;
+using ozzie::testing::minimal_request;
+using ozzie::testing::opt;
+using ozzie::testing::outcome;
+using ozzie::testing::spec_request;
+
 using namespace std::chrono;
-
-std::string errc_name(ozzie::errc e) {
-    switch (e) {
-        case ozzie::errc::validation_error: return "validation_error";
-        case ozzie::errc::unauthorized: return "unauthorized";
-        case ozzie::errc::forbidden: return "forbidden";
-        case ozzie::errc::not_found: return "not_found";
-        case ozzie::errc::method_not_allowed: return "method_not_allowed";
-        case ozzie::errc::conflict: return "conflict";
-        case ozzie::errc::payload_too_large: return "payload_too_large";
-        case ozzie::errc::internal: return "internal";
-        default: return "errc(" + std::to_string(static_cast<int>(e)) + ")";
-    }
-}
-
-template <class T>
-std::string outcome(const ozzie::result<T>& r) {
-    return r.has_value() ? "ok" : errc_name(r.error().code);
-}
-
-template <class T>
-std::string message(const ozzie::result<T>& r) {
-    return r.has_value() ? "" : r.error().message;
-}
-
-std::string opt(const std::optional<std::string>& v) {
-    return v ? "\"" + *v + "\"" : std::string("<null>");
-}
-
-void check_same_user(const ozzie::user& actual, const ozzie::user& expected) {
-    BOOST_TEST(actual.id == expected.id);
-    BOOST_TEST(actual.client_id == expected.client_id);
-    BOOST_TEST(actual.external_user_id == expected.external_user_id);
-    BOOST_TEST(opt(actual.name) == opt(expected.name));
-    BOOST_TEST(opt(actual.email) == opt(expected.email));
-    BOOST_TEST(opt(actual.phone) == opt(expected.phone));
-    BOOST_TEST(actual.language == expected.language);
-    BOOST_TEST(static_cast<int>(actual.stage) == static_cast<int>(expected.stage));
-    BOOST_TEST(actual.created_at.time_since_epoch().count() ==
-               expected.created_at.time_since_epoch().count());
-    BOOST_TEST((actual == expected));
-}
 
 // The user in `r`; fails the test (instead of dereferencing an error) if there is none.
 const ozzie::user& require_user(const ozzie::result<ozzie::user>& r) {
     BOOST_TEST_REQUIRE(r.has_value(), "expected a user, got " << outcome(r) << ": " << message(r));
     return *r;
-}
-
-ozzie::new_user request(std::string external_user_id) {
-    ozzie::new_user r;
-    r.external_user_id = std::move(external_user_id);
-    return r;
-}
-
-ozzie::new_user spec_request() {
-    ozzie::new_user r;
-    r.external_user_id = "usr_8821";
-    r.name = "Maria Santos";
-    r.email = "maria@example.com";
-    r.phone = "+15551234567";
-    r.language = "en";
-    return r;
 }
 
 constexpr std::string_view crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -151,7 +103,7 @@ BOOST_AUTO_TEST_CASE(create_then_find_by_id_and_by_external) {
 
 BOOST_AUTO_TEST_CASE(defaults_of_a_new_user) {
     const auto before = system_clock::now();
-    auto created = service->create("s2client", request("usr_min"));
+    auto created = service->create("s2client", minimal_request("usr_min"));
     const auto after = system_clock::now();
     BOOST_TEST_REQUIRE(outcome(created) == "ok", message(created));
 
@@ -175,7 +127,7 @@ BOOST_AUTO_TEST_CASE(defaults_of_a_new_user) {
 }
 
 BOOST_AUTO_TEST_CASE(explicit_language_is_kept) {
-    auto r = request("usr_pt");
+    auto r = minimal_request("usr_pt");
     r.language = "pt";
     auto created = service->create("c", r);
     BOOST_TEST_REQUIRE(outcome(created) == "ok", message(created));
@@ -186,7 +138,7 @@ BOOST_AUTO_TEST_CASE(explicit_language_is_kept) {
 
 BOOST_AUTO_TEST_CASE(external_id_with_special_characters) {
     const std::string ext = "a/b:c?d e \xC3\xA9 \xF0\x9F\x98\x80";
-    auto created = service->create("c", request(ext));
+    auto created = service->create("c", minimal_request(ext));
     BOOST_TEST_REQUIRE(outcome(created) == "ok", message(created));
     auto found = service->find_by_external("c", ext);
     BOOST_TEST_REQUIRE(outcome(found) == "ok");
@@ -194,50 +146,50 @@ BOOST_AUTO_TEST_CASE(external_id_with_special_characters) {
 }
 
 BOOST_AUTO_TEST_CASE(validation_failure_stores_nothing) {
-    auto r = request("usr_1");
+    auto r = minimal_request("usr_1");
     r.email = "not-an-email";
     auto created = service->create("c", r);
-    BOOST_TEST(outcome(created) == "validation_error");
+    BOOST_TEST(outcome(created) == "VALIDATION_ERROR");
     BOOST_TEST(message(created) ==
                "Field 'email' must be a valid email address. Received: 'not-an-email'.");
-    BOOST_TEST(outcome(service->find_by_external("c", "usr_1")) == "not_found");
+    BOOST_TEST(outcome(service->find_by_external("c", "usr_1")) == "NOT_FOUND");
 
     // The external id is still free: a valid create afterwards succeeds.
-    auto retry = service->create("c", request("usr_1"));
+    auto retry = service->create("c", minimal_request("usr_1"));
     BOOST_TEST(outcome(retry) == "ok", message(retry));
 }
 
 BOOST_AUTO_TEST_CASE(every_kind_of_invalid_request_is_rejected_and_not_stored) {
     std::vector<ozzie::new_user> bad;
-    bad.push_back(request(""));
-    bad.push_back(request(std::string(101, 'x')));
+    bad.push_back(minimal_request(""));
+    bad.push_back(minimal_request(std::string(101, 'x')));
     {
-        auto r = request("bad_name");
+        auto r = minimal_request("bad_name");
         r.name = std::string(201, 'n');
         bad.push_back(r);
     }
     {
-        auto r = request("bad_phone");
+        auto r = minimal_request("bad_phone");
         r.phone = "5551234567";
         bad.push_back(r);
     }
     {
-        auto r = request("bad_language");
+        auto r = minimal_request("bad_language");
         r.language = "fr";
         bad.push_back(r);
     }
     for (const auto& r : bad) {
         auto created = service->create("c", r);
-        BOOST_TEST(outcome(created) == "validation_error", r.external_user_id);
-        BOOST_TEST(outcome(service->find_by_external("c", r.external_user_id)) == "not_found");
+        BOOST_TEST(outcome(created) == "VALIDATION_ERROR", r.external_user_id);
+        BOOST_TEST(outcome(service->find_by_external("c", r.external_user_id)) == "NOT_FOUND");
     }
 }
 
 BOOST_AUTO_TEST_CASE(duplicate_is_a_conflict_with_the_spec_message) {
     auto first = service->create("s2client", spec_request());
     BOOST_TEST_REQUIRE(outcome(first) == "ok", message(first));
-    auto second = service->create("s2client", request("usr_8821"));
-    BOOST_TEST(outcome(second) == "conflict");
+    auto second = service->create("s2client", minimal_request("usr_8821"));
+    BOOST_TEST(outcome(second) == "CONFLICT");
     BOOST_TEST(message(second) ==
                "A user with external_user_id 'usr_8821' already exists under your API client. "
                "Use GET /v1/users/{user_id} to retrieve them.");
@@ -248,8 +200,8 @@ BOOST_AUTO_TEST_CASE(duplicate_is_a_conflict_with_the_spec_message) {
 }
 
 BOOST_AUTO_TEST_CASE(same_external_id_under_two_clients_is_two_users) {
-    auto mine = service->create("client_a", request("usr_8821"));
-    auto theirs = service->create("client_b", request("usr_8821"));
+    auto mine = service->create("client_a", minimal_request("usr_8821"));
+    auto theirs = service->create("client_b", minimal_request("usr_8821"));
     BOOST_TEST_REQUIRE(outcome(mine) == "ok", message(mine));
     BOOST_TEST_REQUIRE(outcome(theirs) == "ok", message(theirs));
     BOOST_TEST(mine->id != theirs->id);
@@ -259,7 +211,7 @@ BOOST_AUTO_TEST_CASE(same_external_id_under_two_clients_is_two_users) {
 
 BOOST_AUTO_TEST_CASE(unknown_id_is_not_found_with_the_spec_message) {
     auto r = service->find_by_id("s2client", "ozz_usr_NOTEXIST");
-    BOOST_TEST(outcome(r) == "not_found");
+    BOOST_TEST(outcome(r) == "NOT_FOUND");
     BOOST_TEST(message(r) == "No user found with id 'ozz_usr_NOTEXIST' under your API client.");
 }
 
@@ -267,27 +219,27 @@ BOOST_AUTO_TEST_CASE(well_formed_but_unknown_id_is_not_found) {
     ozzie::ulid_generator gen;
     const std::string id =
         "ozz_usr_" + gen.next(time_point_cast<milliseconds>(system_clock::now())).text;
-    BOOST_TEST(outcome(service->find_by_id("c", id)) == "not_found");
+    BOOST_TEST(outcome(service->find_by_id("c", id)) == "NOT_FOUND");
 }
 
 BOOST_AUTO_TEST_CASE(unknown_external_id_is_not_found) {
-    BOOST_TEST(outcome(service->find_by_external("c", "nobody")) == "not_found");
-    BOOST_TEST(outcome(service->find_by_external("c", "")) == "not_found");
+    BOOST_TEST(outcome(service->find_by_external("c", "nobody")) == "NOT_FOUND");
+    BOOST_TEST(outcome(service->find_by_external("c", "")) == "NOT_FOUND");
 }
 
 BOOST_AUTO_TEST_CASE(other_clients_user_is_forbidden_by_id_and_invisible_by_external) {
-    auto theirs = service->create("client_b", request("usr_b"));
+    auto theirs = service->create("client_b", minimal_request("usr_b"));
     BOOST_TEST_REQUIRE(outcome(theirs) == "ok", message(theirs));
     auto by_id = service->find_by_id("client_a", theirs->id);
-    BOOST_TEST(outcome(by_id) == "forbidden");
+    BOOST_TEST(outcome(by_id) == "FORBIDDEN");
     BOOST_TEST(!message(by_id).empty());
-    BOOST_TEST(outcome(service->find_by_external("client_a", "usr_b")) == "not_found");
+    BOOST_TEST(outcome(service->find_by_external("client_a", "usr_b")) == "NOT_FOUND");
     // The owner still sees it.
     BOOST_TEST(outcome(service->find_by_id("client_b", theirs->id)) == "ok");
 }
 
 BOOST_AUTO_TEST_CASE(malformed_ids_are_not_found_never_thrown) {
-    auto created = service->create("c", request("usr_1"));
+    auto created = service->create("c", minimal_request("usr_1"));
     BOOST_TEST_REQUIRE(outcome(created) == "ok", message(created));
     const std::string ulid = created->id.substr(8);
     std::string lower = created->id;
@@ -311,7 +263,7 @@ BOOST_AUTO_TEST_CASE(malformed_ids_are_not_found_never_thrown) {
     for (const auto& id : malformed) {
         ozzie::result<ozzie::user> r = ozzie::error{ozzie::errc::internal, "not called"};
         BOOST_CHECK_NO_THROW(r = service->find_by_id("c", id));
-        BOOST_TEST(outcome(r) == "not_found", "id of " << id.size() << " bytes");
+        BOOST_TEST(outcome(r) == "NOT_FOUND", "id of " << id.size() << " bytes");
     }
 }
 
@@ -327,7 +279,7 @@ BOOST_AUTO_TEST_CASE(forty_simultaneous_duplicates_give_one_user) {
     std::vector<std::thread> workers;
     for (int i = 0; i < threads; ++i) {
         workers.emplace_back([&, i] {
-            auto r = request("usr_race");
+            auto r = minimal_request("usr_race");
             r.name = "thread " + std::to_string(i);
             start.arrive_and_wait();
             results[i] = service->create("s2client", r);
@@ -362,7 +314,7 @@ BOOST_AUTO_TEST_CASE(forty_simultaneous_duplicates_give_one_user) {
     stored = service->find_by_external("s2client", "usr_race");
     BOOST_TEST_REQUIRE(outcome(stored) == "ok");
     check_same_user(*stored, *winner);
-    BOOST_TEST(outcome(service->create("s2client", request("usr_race"))) == "conflict");
+    BOOST_TEST(outcome(service->create("s2client", minimal_request("usr_race"))) == "CONFLICT");
 }
 
 BOOST_AUTO_TEST_CASE(many_threads_creating_distinct_users_all_succeed) {
@@ -377,7 +329,7 @@ BOOST_AUTO_TEST_CASE(many_threads_creating_distinct_users_all_succeed) {
             for (int i = 0; i < per_thread; ++i) {
                 const std::string client = "client_" + std::to_string(t % 2);
                 results[t].push_back(service->create(
-                    client, request("t" + std::to_string(t) + "_u" + std::to_string(i))));
+                    client, minimal_request("t" + std::to_string(t) + "_u" + std::to_string(i))));
             }
         });
     }
@@ -403,7 +355,7 @@ BOOST_AUTO_TEST_CASE(many_threads_creating_distinct_users_all_succeed) {
 }
 
 BOOST_AUTO_TEST_CASE(reads_run_alongside_writes) {
-    auto seed = service->create("c", request("seed"));
+    auto seed = service->create("c", minimal_request("seed"));
     BOOST_TEST_REQUIRE(outcome(seed) == "ok");
     std::atomic<bool> done{false};
     std::atomic<int> bad_reads{0};
@@ -414,7 +366,7 @@ BOOST_AUTO_TEST_CASE(reads_run_alongside_writes) {
         }
     });
     for (int i = 0; i < 50; ++i)
-        BOOST_TEST(outcome(service->create("c", request("w" + std::to_string(i)))) == "ok");
+        BOOST_TEST(outcome(service->create("c", minimal_request("w" + std::to_string(i)))) == "ok");
     done = true;
     reader.join();
     BOOST_TEST(bad_reads == 0);
@@ -429,7 +381,7 @@ BOOST_AUTO_TEST_CASE(handler_is_called_exactly_once_with_the_user) {
     std::condition_variable cv;
     int calls = 0;
     std::optional<ozzie::result<ozzie::user>> answer;
-    service->async_create("c", request("usr_async"), [&](ozzie::result<ozzie::user> r) {
+    service->async_create("c", minimal_request("usr_async"), [&](ozzie::result<ozzie::user> r) {
         std::lock_guard lock(m);
         ++calls;
         answer = std::move(r);
@@ -453,7 +405,7 @@ BOOST_AUTO_TEST_CASE(created_user_is_readable_when_the_handler_runs) {
     std::condition_variable cv;
     bool called = false;
     std::string found_outcome;
-    service->async_create("c", request("usr_visible"), [&](ozzie::result<ozzie::user> r) {
+    service->async_create("c", minimal_request("usr_visible"), [&](ozzie::result<ozzie::user> r) {
         std::string seen = r.has_value() ? outcome(service->find_by_id("c", r->id)) : outcome(r);
         std::lock_guard lock(m);
         found_outcome = seen;
@@ -469,7 +421,7 @@ BOOST_AUTO_TEST_CASE(validation_error_is_answered_at_once_on_the_calling_thread)
     int calls = 0;
     std::thread::id called_on;
     std::string got;
-    service->async_create("c", request(""), [&](ozzie::result<ozzie::user> r) {
+    service->async_create("c", minimal_request(""), [&](ozzie::result<ozzie::user> r) {
         ++calls;
         called_on = std::this_thread::get_id();
         got = outcome(r);
@@ -477,7 +429,7 @@ BOOST_AUTO_TEST_CASE(validation_error_is_answered_at_once_on_the_calling_thread)
     // Already answered before async_create returned.
     BOOST_TEST(calls == 1);
     BOOST_TEST((called_on == std::this_thread::get_id()));
-    BOOST_TEST(got == "validation_error");
+    BOOST_TEST(got == "VALIDATION_ERROR");
 }
 
 BOOST_AUTO_TEST_CASE(every_pending_create_is_answered_once_before_destruction_ends) {
@@ -489,7 +441,7 @@ BOOST_AUTO_TEST_CASE(every_pending_create_is_answered_once_before_destruction_en
         // Every fourth create reuses an external id, so some answers are conflicts.
         const std::string ext = (i % 4 == 3) ? "dup_" + std::to_string(i - 1)
                                              : "dup_" + std::to_string(i);
-        service->async_create("c", request(ext), [calls, oks, conflicts, i](ozzie::result<ozzie::user> r) {
+        service->async_create("c", minimal_request(ext), [calls, oks, conflicts, i](ozzie::result<ozzie::user> r) {
             ++(*calls)[i];
             if (r.has_value())
                 ++*oks;
@@ -510,8 +462,8 @@ BOOST_FIXTURE_TEST_SUITE(user_service_restart, service_fixture)
 
 BOOST_AUTO_TEST_CASE(users_survive_destroying_and_recreating_the_service) {
     auto full = service->create("s2client", spec_request());
-    auto minimal = service->create("s2client", request("usr_min"));
-    auto other = service->create("other", request("usr_8821"));
+    auto minimal = service->create("s2client", minimal_request("usr_min"));
+    auto other = service->create("other", minimal_request("usr_8821"));
     BOOST_TEST_REQUIRE(outcome(full) == "ok");
     BOOST_TEST_REQUIRE(outcome(minimal) == "ok");
     BOOST_TEST_REQUIRE(outcome(other) == "ok");
@@ -526,11 +478,11 @@ BOOST_AUTO_TEST_CASE(users_survive_destroying_and_recreating_the_service) {
         BOOST_TEST_REQUIRE(outcome(by_external) == "ok", u->external_user_id);
         check_same_user(*by_external, *u);
     }
-    BOOST_TEST(outcome(service->find_by_id("s2client", other->id)) == "forbidden");
-    BOOST_TEST(outcome(service->create("s2client", request("usr_8821"))) == "conflict");
+    BOOST_TEST(outcome(service->find_by_id("s2client", other->id)) == "FORBIDDEN");
+    BOOST_TEST(outcome(service->create("s2client", minimal_request("usr_8821"))) == "CONFLICT");
 
     // The restarted service still takes new users.
-    auto later = service->create("s2client", request("usr_later"));
+    auto later = service->create("s2client", minimal_request("usr_later"));
     BOOST_TEST(outcome(later) == "ok", message(later));
 }
 
@@ -538,7 +490,7 @@ BOOST_AUTO_TEST_CASE(sync_false_service_works_and_persists) {
     service.reset();
     options.sync = false;
     service = std::make_unique<ozzie::user_service>(options);
-    auto created = service->create("c", request("nosync"));
+    auto created = service->create("c", minimal_request("nosync"));
     BOOST_TEST_REQUIRE(outcome(created) == "ok", message(created));
     restart();
     auto found = service->find_by_external("c", "nosync");
@@ -559,11 +511,7 @@ namespace {
 void check_creates_survive_a_crash(bool sync) {
     ozzie::testing::temp_dir dir;
     const auto data_dir = dir.path() / "db";
-    const int status = ozzie::testing::run_self_test(
-        "crash_children/service_creates_then_is_killed",
-        {"OZZIE_CRASH_DIR=" + data_dir.string(), std::string("OZZIE_CRASH_SYNC=") + (sync ? "1" : "0")});
-    BOOST_TEST_REQUIRE(ozzie::testing::killed_by_sigkill(status),
-                       "the child failed before its crash (wait status " << status << ")");
+    ozzie::testing::run_crash_child("crash_children/service_creates_then_is_killed", data_dir, sync);
 
     ozzie::store_options options;
     options.data_dir = data_dir;
@@ -594,20 +542,16 @@ BOOST_AUTO_TEST_SUITE(crash_children)
 
 // Creates users, waits for every acknowledgement, then dies by SIGKILL without closing anything.
 BOOST_AUTO_TEST_CASE(service_creates_then_is_killed, *boost::unit_test::disabled()) {
-    const char* dir = std::getenv("OZZIE_CRASH_DIR");
-    const char* sync = std::getenv("OZZIE_CRASH_SYNC");
-    if (!dir || !sync) {
+    const auto options = ozzie::testing::crash_child_store_options();
+    if (!options) {
         BOOST_TEST_MESSAGE("runs only as the child of a crash test");
         return;
     }
-    ozzie::store_options options;
-    options.data_dir = dir;
-    options.sync = std::string(sync) == "1";
-    auto* service = new ozzie::user_service(options);  // deliberately never destroyed
+    auto* service = new ozzie::user_service(*options);  // deliberately never destroyed
 
     // Half one by one, half concurrently (so they may share a commit batch).
     for (int i = 0; i < 10; ++i) {
-        auto r = request("crash_" + std::to_string(i));
+        auto r = minimal_request("crash_" + std::to_string(i));
         r.name = "crash user " + std::to_string(i);
         BOOST_TEST_REQUIRE(outcome(service->create("crash_client", r)) == "ok");
     }
@@ -615,7 +559,7 @@ BOOST_AUTO_TEST_CASE(service_creates_then_is_killed, *boost::unit_test::disabled
     std::condition_variable cv;
     int answered = 0, ok = 0;
     for (int i = 10; i < 20; ++i) {
-        auto r = request("crash_" + std::to_string(i));
+        auto r = minimal_request("crash_" + std::to_string(i));
         r.name = "crash user " + std::to_string(i);
         service->async_create("crash_client", r, [&](ozzie::result<ozzie::user> result) {
             std::lock_guard lock(m);

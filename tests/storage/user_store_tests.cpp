@@ -5,7 +5,9 @@
 #include "storage/encoding.hpp"
 #include "storage/user_store.hpp"
 
+#include "storage/same_user.hpp"
 #include "storage/spawn_self.hpp"
+#include "support/result_text.hpp"
 #include "support/temp_dir.hpp"
 
 #include <ozzie/config.hpp>
@@ -22,52 +24,18 @@
 
 namespace {
 
+using ozzie::testing::check_same_user;
+using ozzie::testing::opt;
+using ozzie::testing::outcome;
+
 using namespace std::chrono;
-
-std::string errc_name(ozzie::errc e) {
-    switch (e) {
-        case ozzie::errc::validation_error: return "validation_error";
-        case ozzie::errc::unauthorized: return "unauthorized";
-        case ozzie::errc::forbidden: return "forbidden";
-        case ozzie::errc::not_found: return "not_found";
-        case ozzie::errc::method_not_allowed: return "method_not_allowed";
-        case ozzie::errc::conflict: return "conflict";
-        case ozzie::errc::payload_too_large: return "payload_too_large";
-        case ozzie::errc::internal: return "internal";
-        default: return "errc(" + std::to_string(static_cast<int>(e)) + ")";
-    }
-}
-
-template <class T>
-std::string outcome(const ozzie::result<T>& r) {
-    return r.has_value() ? "ok" : errc_name(r.error().code);
-}
-
-std::string opt(const std::optional<std::string>& v) {
-    return v ? "\"" + *v + "\"" : std::string("<null>");
-}
 
 // "1,0,1" for [true,false,true]; "error: <code>" if the insert failed.
 std::string flags(const ozzie::result<std::vector<bool>>& r) {
-    if (!r.has_value()) return "error: " + errc_name(r.error().code) + " " + r.error().message;
+    if (!r.has_value()) return "error: " + outcome(r) + " " + r.error().message;
     std::string out;
     for (bool b : *r) out += (out.empty() ? "" : ",") + std::string(b ? "1" : "0");
     return out;
-}
-
-// Every field compared on its own (so a failure says which), then operator== as a whole.
-void check_same_user(const ozzie::user& actual, const ozzie::user& expected) {
-    BOOST_TEST(actual.id == expected.id);
-    BOOST_TEST(actual.client_id == expected.client_id);
-    BOOST_TEST(actual.external_user_id == expected.external_user_id);
-    BOOST_TEST(opt(actual.name) == opt(expected.name));
-    BOOST_TEST(opt(actual.email) == opt(expected.email));
-    BOOST_TEST(opt(actual.phone) == opt(expected.phone));
-    BOOST_TEST(actual.language == expected.language);
-    BOOST_TEST(static_cast<int>(actual.stage) == static_cast<int>(expected.stage));
-    BOOST_TEST(actual.created_at.time_since_epoch().count() ==
-               expected.created_at.time_since_epoch().count());
-    BOOST_TEST((actual == expected));
 }
 
 // Builds users by hand: ids from a ULID generator, created_at in whole seconds.
@@ -190,19 +158,19 @@ BOOST_AUTO_TEST_CASE(unusual_values_round_trip) {
 BOOST_AUTO_TEST_CASE(get_of_unknown_ulid_is_not_found) {
     ozzie::ulid_generator gen;
     const auto unknown = gen.next(time_point_cast<milliseconds>(system_clock::now())).text;
-    BOOST_TEST(outcome(store->get(unknown)) == "not_found");
+    BOOST_TEST(outcome(store->get(unknown)) == "NOT_FOUND");
     // Also after something else was stored.
     BOOST_TEST(flags(insert({users.make("c", "e")})) == "1");
-    BOOST_TEST(outcome(store->get(unknown)) == "not_found");
+    BOOST_TEST(outcome(store->get(unknown)) == "NOT_FOUND");
 }
 
 BOOST_AUTO_TEST_CASE(find_external_of_unknown_is_not_found) {
-    BOOST_TEST(outcome(store->find_external("c", "nobody")) == "not_found");
+    BOOST_TEST(outcome(store->find_external("c", "nobody")) == "NOT_FOUND");
     BOOST_TEST(flags(insert({users.make("c", "somebody")})) == "1");
-    BOOST_TEST(outcome(store->find_external("c", "nobody")) == "not_found");
-    BOOST_TEST(outcome(store->find_external("c", "somebod")) == "not_found");  // no prefix match
-    BOOST_TEST(outcome(store->find_external("c", "somebody2")) == "not_found");
-    BOOST_TEST(outcome(store->find_external("other", "somebody")) == "not_found");
+    BOOST_TEST(outcome(store->find_external("c", "nobody")) == "NOT_FOUND");
+    BOOST_TEST(outcome(store->find_external("c", "somebod")) == "NOT_FOUND");  // no prefix match
+    BOOST_TEST(outcome(store->find_external("c", "somebody2")) == "NOT_FOUND");
+    BOOST_TEST(outcome(store->find_external("other", "somebody")) == "NOT_FOUND");
 }
 
 BOOST_AUTO_TEST_CASE(empty_batch_stores_nothing) {
@@ -214,7 +182,7 @@ BOOST_AUTO_TEST_CASE(duplicate_within_one_batch_keeps_only_the_first) {
     const ozzie::user second = users.make("c", "dup");
     BOOST_TEST(flags(insert({first, second})) == "1,0");
     check_stored(first);
-    BOOST_TEST(outcome(store->get(ulid_of(second))) == "not_found");
+    BOOST_TEST(outcome(store->get(ulid_of(second))) == "NOT_FOUND");
 }
 
 BOOST_AUTO_TEST_CASE(mixed_batch_stores_the_free_ones) {
@@ -227,8 +195,8 @@ BOOST_AUTO_TEST_CASE(mixed_batch_stores_the_free_ones) {
     check_stored(a);
     check_stored(b);
     check_stored(b_other_client);
-    BOOST_TEST(outcome(store->get(ulid_of(a_again))) == "not_found");
-    BOOST_TEST(outcome(store->get(ulid_of(a_third))) == "not_found");
+    BOOST_TEST(outcome(store->get(ulid_of(a_again))) == "NOT_FOUND");
+    BOOST_TEST(outcome(store->get(ulid_of(a_third))) == "NOT_FOUND");
 }
 
 BOOST_AUTO_TEST_CASE(same_external_id_under_two_clients_is_two_users) {
@@ -253,7 +221,7 @@ BOOST_AUTO_TEST_CASE(conflict_against_an_existing_user) {
     BOOST_TEST(flags(insert({original})) == "1");
     const ozzie::user intruder = users.make("c", "usr_8821");
     BOOST_TEST(flags(insert({intruder})) == "0");
-    BOOST_TEST(outcome(store->get(ulid_of(intruder))) == "not_found");
+    BOOST_TEST(outcome(store->get(ulid_of(intruder))) == "NOT_FOUND");
     // The index still points at the original, unchanged.
     check_stored(original);
 }
@@ -318,7 +286,7 @@ BOOST_AUTO_TEST_CASE(refused_duplicate_is_not_there_after_reopen) {
     BOOST_TEST(flags(insert({first, second})) == "1,0");
     reopen();
     check_stored(first);
-    BOOST_TEST(outcome(store->get(ulid_of(second))) == "not_found");
+    BOOST_TEST(outcome(store->get(ulid_of(second))) == "NOT_FOUND");
 }
 
 BOOST_AUTO_TEST_CASE(sync_false_works_and_persists) {
@@ -359,11 +327,7 @@ namespace {
 void check_inserts_survive_a_crash(bool sync) {
     ozzie::testing::temp_dir dir;
     const auto data_dir = dir.path() / "db";
-    const int status = ozzie::testing::run_self_test(
-        "crash_children/store_inserts_then_is_killed",
-        {"OZZIE_CRASH_DIR=" + data_dir.string(), std::string("OZZIE_CRASH_SYNC=") + (sync ? "1" : "0")});
-    BOOST_TEST_REQUIRE(ozzie::testing::killed_by_sigkill(status),
-                       "the child failed before its crash (wait status " << status << ")");
+    ozzie::testing::run_crash_child("crash_children/store_inserts_then_is_killed", data_dir, sync);
 
     ozzie::store_options options;
     options.data_dir = data_dir;
@@ -397,16 +361,12 @@ BOOST_AUTO_TEST_SUITE(crash_children)
 // Not run by itself: the crash tests start this binary again to run just this case, which
 // stores users and then dies by SIGKILL without closing the store.
 BOOST_AUTO_TEST_CASE(store_inserts_then_is_killed, *boost::unit_test::disabled()) {
-    const char* dir = std::getenv("OZZIE_CRASH_DIR");
-    const char* sync = std::getenv("OZZIE_CRASH_SYNC");
-    if (!dir || !sync) {
+    const auto options = ozzie::testing::crash_child_store_options();
+    if (!options) {
         BOOST_TEST_MESSAGE("runs only as the child of a crash test");
         return;
     }
-    ozzie::store_options options;
-    options.data_dir = dir;
-    options.sync = std::string(sync) == "1";
-    auto* store = new ozzie::user_store(options);  // deliberately never closed
+    auto* store = new ozzie::user_store(*options);  // deliberately never closed
     user_factory users;
     // One batch, then single inserts, as the commit queue would write them.
     std::vector<ozzie::user> batch;

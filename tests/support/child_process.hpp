@@ -3,9 +3,10 @@
 // one), signalled, waited for with a deadline, killed (SIGKILL) and reaped if still running when
 // the object is destroyed.
 //
-// server_process.hpp starts ozzie-server on port 0 and reads the port from its "listening" log
-// line; this is for everything else: ozzie-admin, and ozzie-server runs that do not log that
-// line (--log-level warning) or must not start at all (bad options).
+// server_process.hpp builds on it to start ozzie-server on port 0 and read the port from its
+// "listening" log line; use child_process directly for everything else: ozzie-admin, and
+// ozzie-server runs that do not log that line (--log-level warning) or must not start at all
+// (bad options).
 //
 // Every wait has a generous deadline: a safety net against hangs, not a timing assertion.
 #pragma once
@@ -49,6 +50,7 @@ inline std::filesystem::path executable_from_env(const char* variable) {
     return path;
 }
 
+// The whole content of a file as bytes (empty if it cannot be read).
 inline std::string read_whole_file(const std::filesystem::path& path) {
     std::ifstream in(path, std::ios::binary);
     return {std::istreambuf_iterator<char>(in), {}};

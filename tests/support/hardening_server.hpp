@@ -3,26 +3,18 @@
 // tighten; and the checks of the API's JSON shapes (the error envelope, the user object).
 #pragma once
 
+#include "support/credentials.hpp"
+#include "support/in_process_server.hpp"
 #include "support/raw_connection.hpp"
-#include "support/temp_dir.hpp"
+#include "support/response_json.hpp"
 
 #include <ozzie/config.hpp>
-#include <ozzie/server.hpp>
-#include <ozzie/user_service.hpp>
 
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
-#include <openssl/evp.h>
-
-#include <algorithm>
 #include <chrono>
-#include <cstdint>
-#include <fstream>
-#include <functional>
-#include <optional>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,65 +25,25 @@ namespace json = boost::json;
 namespace http = boost::beast::http;
 using response = raw_connection::response;
 
-// base64("s2client:s2secret"), the spec's own token.
-inline constexpr std::string_view spec_token = "Bearer czJjbGllbnQ6czJzZWNyZXQ=";
-// base64("other:0ther-s3cret")
-inline constexpr std::string_view other_token = "Bearer b3RoZXI6MHRoZXItczNjcmV0";
+using ozzie::testing::other_token;
+using ozzie::testing::spec_token;
 
-// Lower-case hex SHA-256 with OpenSSL directly, not with the code under test.
-inline std::string sha256_hex(std::string_view data) {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int size = 0;
-    if (EVP_Digest(data.data(), data.size(), digest, &size, EVP_sha256(), nullptr) != 1)
-        throw std::runtime_error("EVP_Digest failed");
-    constexpr std::string_view hex = "0123456789abcdef";
-    std::string out;
-    for (unsigned int i = 0; i < size; ++i) {
-        out += hex[digest[i] >> 4];
-        out += hex[digest[i] & 0xF];
-    }
-    return out;
-}
-
-// A store and a server on a fresh temp dir. `options` starts from the defaults (but 2 threads
-// and port 0); a test changes it and calls start(), or the derived fixture does.
-struct server_under_test {
-    temp_dir dir;  // declared first: removed last
+// A store and a server on a fresh temp dir, with the spec's client and `other` in its clients
+// file. `options` starts from the defaults (but 2 threads and port 0); a test changes it and
+// calls start(), or the derived fixture does.
+struct server_under_test : in_process_server {
     server_options options;
-    std::optional<user_service> service;
-    std::optional<server> http_server;
-    std::uint16_t port = 0;
 
     server_under_test() {
-        std::ofstream out(clients_file());
-        out << "# API clients of the hardening tests\n"
-            << "s2client:" << sha256_hex("s2secret") << "\n"
-            << "other:" << sha256_hex("0ther-s3cret") << "\n";
-        if (!out) throw std::runtime_error("cannot write the clients file");
-        options.host = "127.0.0.1";
-        options.port = 0;
-        options.threads = 2;
-        options.clients_file = clients_file();
+        write_clients_file(clients_file(), {spec_client, other_client});
+        options = loopback_options();
         options.log_level = "warning";  // no line per request: the corpus is large
     }
-    ~server_under_test() { stop(); }
-
-    std::filesystem::path clients_file() const { return dir.path() / "clients.txt"; }
 
     void start() {
         store_options store;
-        store.data_dir = dir.path() / "data";
         store.sync = false;  // a process crash is not what these tests are about
-        service.emplace(store);
-        http_server.emplace(*service, options);
-        port = http_server->start();
-        if (port == 0) throw std::runtime_error("server::start returned port 0");
-    }
-
-    void stop() {
-        if (http_server) http_server->stop();
-        http_server.reset();
-        service.reset();
+        start_server(options, store);
     }
 };
 
@@ -118,27 +70,11 @@ inline std::string post_request(std::string_view body, std::string_view token = 
 // ---------------------------------------------------------------------------------------------
 // Checks of the API's JSON.
 
-inline std::string str(const json::value& v) {
-    return std::string(v.as_string().c_str(), v.as_string().size());
-}
-
-inline std::string header(const response& res, http::field f) {
-    const auto v = res[f];
-    return std::string(v.data(), v.size());
-}
-
-inline std::vector<std::string> keys_of(const json::object& o) {
-    std::vector<std::string> keys;
-    for (const auto& kv : o) keys.emplace_back(kv.key());
-    return keys;
-}
-
-inline json::value parse_body(const response& res) {
-    boost::system::error_code ec;
-    json::value v = json::parse(res.body(), ec);
-    BOOST_TEST_REQUIRE(!ec, "the body is not JSON: " << res.body());
-    return v;
-}
+using ozzie::testing::header;
+using ozzie::testing::keys_of;
+using ozzie::testing::names_field;
+using ozzie::testing::parse_body;
+using ozzie::testing::str;
 
 // The error envelope {"error":{"code":<code>,"message":<non-empty string>}} with `status` and a
 // JSON content type. Returns the message ("" if a check failed).
@@ -193,10 +129,6 @@ inline json::object check_user(const response& res, unsigned status) {
         return data;
     }
     return {};
-}
-
-inline bool names_field(const std::string& message, std::string_view field) {
-    return message.find("'" + std::string(field) + "'") != std::string::npos;
 }
 
 // Reads one response on `c` and requires that there is one.

@@ -1,25 +1,21 @@
 // An in-process server for the operations tests: a temp dir with a clients file and a store, a
 // user_service and an ozzie::server on 127.0.0.1 port 0, with the admin listener (port 0) on
-// by default. Tokens are computed here with OpenSSL directly, not with the code under test.
+// by default; the clients alice and bob (tokens from support/credentials.hpp); and the small
+// checks the operations tests share.
 #pragma once
 
+#include "support/credentials.hpp"
 #include "support/http_client.hpp"
-#include "support/server_process.hpp"  // sha256_hex, base64
-#include "support/temp_dir.hpp"
+#include "support/in_process_server.hpp"
 
 #include <ozzie/config.hpp>
-#include <ozzie/server.hpp>
-#include <ozzie/user_service.hpp>
 
 #include <boost/json.hpp>
 
 #include <chrono>
 #include <cstdint>
-#include <filesystem>
-#include <fstream>
+#include <exception>
 #include <functional>
-#include <optional>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -28,23 +24,8 @@
 
 namespace ozzie::testing {
 
-// An API client the tests know the secret of.
-struct test_client {
-    std::string id;
-    std::string secret;
-    std::string authorization() const { return "Bearer " + base64(id + ":" + secret); }
-};
-
 inline const test_client alice{"alice", "4lice-s3cret-for-ops-tests"};
 inline const test_client bob{"bob", "b0b-s3cret-for-ops-tests"};
-
-// `clients` as a clients file, with a comment and a blank line as an operator would write it.
-inline void write_clients_file(const std::filesystem::path& file, const std::vector<test_client>& clients) {
-    std::ofstream out(file, std::ios::binary | std::ios::trunc);
-    out << "# API clients of the operations tests\n\n";
-    for (const auto& c : clients) out << c.id << ':' << sha256_hex(c.secret) << '\n';
-    if (!out.flush()) throw std::runtime_error("cannot write " + file.string());
-}
 
 // Waits until `done()` or the deadline (a safety net, not a timing assertion); returns done().
 inline bool eventually(const std::function<bool()>& done,
@@ -82,11 +63,7 @@ inline bool is_error_envelope(const http_response& res, std::string_view code = 
     return code.empty() || c->as_string() == code;
 }
 
-struct ops_server {
-    temp_dir dir;  // first: removed last
-    std::optional<ozzie::user_service> service;
-    std::optional<ozzie::server> server;
-    std::uint16_t port = 0;
+struct ops_server : in_process_server {
     std::uint16_t admin_port = 0;
 
     // Writes a clients file with alice and bob and starts with `adjust` applied to the options.
@@ -94,40 +71,32 @@ struct ops_server {
         write_clients_file(clients_file(), {alice, bob});
         start(adjust);
     }
-    ~ops_server() { stop(); }
-
-    std::filesystem::path clients_file() const { return dir.path() / "clients"; }
-    std::filesystem::path data_dir() const { return dir.path() / "data"; }
 
     ozzie::server_options default_options() const {
-        ozzie::server_options options;
-        options.host = "127.0.0.1";
-        options.port = 0;
-        options.threads = 2;
-        options.clients_file = clients_file();
+        auto options = loopback_options();
         options.admin_port = 0;
         options.log_level = "warning";  // no request lines in the test output
         return options;
     }
 
     void start(const std::function<void(ozzie::server_options&)>& adjust = {}) {
-        ozzie::store_options store;
-        store.data_dir = data_dir();
-        service.emplace(store);
         auto options = default_options();
         if (adjust) adjust(options);
-        server.emplace(*service, options);
-        port = server->start();
+        start_server(options);
         admin_port = server->admin_port();
-        if (port == 0) throw std::runtime_error("server::start returned port 0");
-    }
-
-    void stop() {
-        if (server) server->stop();
-        server.reset();
-        service.reset();
     }
 };
+
+// What s.start() threw, for the tests of options it must refuse: the exception's message, or
+// "(empty message)" if it had none; "" if the server started.
+inline std::string start_failure(ozzie::server& s) {
+    try {
+        s.start();
+    } catch (const std::exception& e) {
+        return e.what()[0] ? e.what() : "(empty message)";
+    }
+    return {};
+}
 
 // A create body for `external_user_id`.
 inline std::string create_body(std::string_view external_user_id) {

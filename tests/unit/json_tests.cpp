@@ -3,6 +3,8 @@
 
 #include "http/user_json.hpp"
 
+#include "support/result_text.hpp"
+
 #include <ozzie/errors.hpp>
 #include <ozzie/user.hpp>
 
@@ -17,39 +19,12 @@ namespace json = boost::json;
 
 namespace {
 
+using ozzie::testing::contains;
+using ozzie::testing::message;
+using ozzie::testing::opt;
+using ozzie::testing::outcome;
+
 using namespace std::chrono;
-
-std::string errc_name(ozzie::errc e) {
-    switch (e) {
-        case ozzie::errc::validation_error: return "validation_error";
-        case ozzie::errc::unauthorized: return "unauthorized";
-        case ozzie::errc::forbidden: return "forbidden";
-        case ozzie::errc::not_found: return "not_found";
-        case ozzie::errc::method_not_allowed: return "method_not_allowed";
-        case ozzie::errc::conflict: return "conflict";
-        case ozzie::errc::payload_too_large: return "payload_too_large";
-        case ozzie::errc::internal: return "internal";
-        default: return "errc(" + std::to_string(static_cast<int>(e)) + ")";
-    }
-}
-
-template <class T>
-std::string outcome(const ozzie::result<T>& r) {
-    return r.has_value() ? "ok" : errc_name(r.error().code);
-}
-
-template <class T>
-std::string message(const ozzie::result<T>& r) {
-    return r.has_value() ? "" : r.error().message;
-}
-
-bool contains(std::string_view haystack, std::string_view needle) {
-    return haystack.find(needle) != std::string_view::npos;
-}
-
-std::string opt(const std::optional<std::string>& v) {
-    return v ? "\"" + *v + "\"" : std::string("<null>");
-}
 
 // 2025-05-05T14:30:00Z
 const sys_seconds spec_created_at = sys_days{year{2025} / May / 5} + hours{14} + minutes{30};
@@ -252,7 +227,7 @@ BOOST_AUTO_TEST_CASE(body_that_is_not_an_object_is_rejected) {
                                   "{\"external_user_id\":\"x\"} trailing",
                                   "{\"external_user_id\":\"x\",}"}) {
         auto r = ozzie::parse_new_user(body);
-        BOOST_TEST(outcome(r) == "validation_error", "body: " << body);
+        BOOST_TEST(outcome(r) == "VALIDATION_ERROR", "body: " << body);
         if (!r.has_value()) BOOST_TEST(!r.error().message.empty(), "body: " << body);
     }
 }
@@ -262,48 +237,48 @@ BOOST_AUTO_TEST_CASE(read_only_fields_are_rejected_by_name) {
         const std::string body =
             R"({"external_user_id":"usr_1",")" + field + R"(":"x"})";
         auto r = ozzie::parse_new_user(body);
-        BOOST_TEST(outcome(r) == "validation_error", field);
+        BOOST_TEST(outcome(r) == "VALIDATION_ERROR", field);
         BOOST_TEST(contains(message(r), "'" + field + "'"), field << ": " << message(r));
     }
 }
 
 BOOST_AUTO_TEST_CASE(read_only_field_is_rejected_whatever_its_value) {
     auto r = ozzie::parse_new_user(R"({"external_user_id":"usr_1","id":null})");
-    BOOST_TEST(outcome(r) == "validation_error");
+    BOOST_TEST(outcome(r) == "VALIDATION_ERROR");
     BOOST_TEST(contains(message(r), "'id'"), message(r));
     r = ozzie::parse_new_user(R"({"onboarding_stage":"active","external_user_id":"usr_1"})");
-    BOOST_TEST(outcome(r) == "validation_error");
+    BOOST_TEST(outcome(r) == "VALIDATION_ERROR");
     BOOST_TEST(contains(message(r), "'onboarding_stage'"), message(r));
 }
 
 BOOST_AUTO_TEST_CASE(unknown_field_is_rejected_by_name) {
     auto r = ozzie::parse_new_user(R"({"external_user_id":"usr_1","nickname":"mari"})");
-    BOOST_TEST(outcome(r) == "validation_error");
+    BOOST_TEST(outcome(r) == "VALIDATION_ERROR");
     BOOST_TEST(contains(message(r), "'nickname'"), message(r));
 
     r = ozzie::parse_new_user(R"({"external_user_id":"usr_1","client_id":"other"})");
-    BOOST_TEST(outcome(r) == "validation_error");
+    BOOST_TEST(outcome(r) == "VALIDATION_ERROR");
     BOOST_TEST(contains(message(r), "'client_id'"), message(r));
 
     // Field names are case-sensitive: "Email" is not "email".
     r = ozzie::parse_new_user(R"({"external_user_id":"usr_1","Email":"a@b.co"})");
-    BOOST_TEST(outcome(r) == "validation_error");
+    BOOST_TEST(outcome(r) == "VALIDATION_ERROR");
     BOOST_TEST(contains(message(r), "'Email'"), message(r));
 }
 
 BOOST_AUTO_TEST_CASE(missing_external_user_id_is_rejected) {
     auto r = ozzie::parse_new_user("{}");
-    BOOST_TEST(outcome(r) == "validation_error");
+    BOOST_TEST(outcome(r) == "VALIDATION_ERROR");
     BOOST_TEST(contains(message(r), "'external_user_id'"), message(r));
 
     r = ozzie::parse_new_user(R"({"name":"Maria"})");
-    BOOST_TEST(outcome(r) == "validation_error");
+    BOOST_TEST(outcome(r) == "VALIDATION_ERROR");
     BOOST_TEST(contains(message(r), "'external_user_id'"), message(r));
 }
 
 BOOST_AUTO_TEST_CASE(null_external_user_id_is_rejected) {
     auto r = ozzie::parse_new_user(R"({"external_user_id":null})");
-    BOOST_TEST(outcome(r) == "validation_error");
+    BOOST_TEST(outcome(r) == "VALIDATION_ERROR");
     BOOST_TEST(contains(message(r), "'external_user_id'"), message(r));
 }
 
@@ -323,14 +298,14 @@ BOOST_AUTO_TEST_CASE(wrong_types_are_rejected_by_field_name) {
     };
     for (const auto& [field, body] : cases) {
         auto r = ozzie::parse_new_user(body);
-        BOOST_TEST(outcome(r) == "validation_error", body);
+        BOOST_TEST(outcome(r) == "VALIDATION_ERROR", body);
         BOOST_TEST(contains(message(r), "'" + field + "'"), body << " -> " << message(r));
     }
 }
 
 BOOST_AUTO_TEST_CASE(wrong_type_message_shows_the_received_json) {
     auto r = ozzie::parse_new_user(R"({"external_user_id":"usr_1","name":42})");
-    BOOST_TEST(outcome(r) == "validation_error");
+    BOOST_TEST(outcome(r) == "VALIDATION_ERROR");
     BOOST_TEST(contains(message(r), "42"), message(r));
 }
 

@@ -3,6 +3,9 @@
 
 #include "service/validation.hpp"
 
+#include "support/create_requests.hpp"
+#include "support/result_text.hpp"
+
 #include <ozzie/errors.hpp>
 #include <ozzie/user.hpp>
 
@@ -14,53 +17,16 @@
 
 namespace {
 
-std::string errc_name(ozzie::errc e) {
-    switch (e) {
-        case ozzie::errc::validation_error: return "validation_error";
-        case ozzie::errc::unauthorized: return "unauthorized";
-        case ozzie::errc::forbidden: return "forbidden";
-        case ozzie::errc::not_found: return "not_found";
-        case ozzie::errc::method_not_allowed: return "method_not_allowed";
-        case ozzie::errc::conflict: return "conflict";
-        case ozzie::errc::payload_too_large: return "payload_too_large";
-        case ozzie::errc::internal: return "internal";
-        default: return "errc(" + std::to_string(static_cast<int>(e)) + ")";
-    }
-}
-
-// "ok" or the error's code, printable by BOOST_TEST.
-std::string outcome(const ozzie::result<void>& r) {
-    return r.has_value() ? "ok" : errc_name(r.error().code);
-}
-
-std::string message(const ozzie::result<void>& r) {
-    return r.has_value() ? "" : r.error().message;
-}
-
-bool contains(std::string_view haystack, std::string_view needle) {
-    return haystack.find(needle) != std::string_view::npos;
-}
+using ozzie::testing::contains;
+using ozzie::testing::message;
+using ozzie::testing::minimal_request;
+using ozzie::testing::outcome;
+using ozzie::testing::spec_request;
 
 std::string repeat(std::string_view piece, std::size_t times) {
     std::string out;
     for (std::size_t i = 0; i < times; ++i) out += piece;
     return out;
-}
-
-ozzie::new_user valid_request() {
-    ozzie::new_user r;
-    r.external_user_id = "usr_8821";
-    r.name = "Maria Santos";
-    r.email = "maria@example.com";
-    r.phone = "+15551234567";
-    r.language = "en";
-    return r;
-}
-
-ozzie::new_user minimal_request(std::string external_user_id = "usr_8821") {
-    ozzie::new_user r;
-    r.external_user_id = std::move(external_user_id);
-    return r;
 }
 
 const std::string e_acute = "\xC3\xA9";             // é, 2 bytes
@@ -178,7 +144,7 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_AUTO_TEST_SUITE(validate_request)
 
 BOOST_AUTO_TEST_CASE(full_valid_request_passes) {
-    BOOST_TEST(outcome(ozzie::validate(valid_request())) == "ok");
+    BOOST_TEST(outcome(ozzie::validate(spec_request())) == "ok");
 }
 
 BOOST_AUTO_TEST_CASE(only_external_user_id_is_required) {
@@ -195,14 +161,14 @@ BOOST_AUTO_TEST_CASE(every_supported_language_passes) {
 
 BOOST_AUTO_TEST_CASE(empty_external_user_id_is_rejected) {
     auto result = ozzie::validate(minimal_request(""));
-    BOOST_TEST(outcome(result) == "validation_error");
+    BOOST_TEST(outcome(result) == "VALIDATION_ERROR");
     BOOST_TEST(contains(message(result), "Field 'external_user_id'"), message(result));
 }
 
 BOOST_AUTO_TEST_CASE(external_user_id_of_100_ascii_characters_passes_101_does_not) {
     BOOST_TEST(outcome(ozzie::validate(minimal_request(std::string(100, 'a')))) == "ok");
     auto result = ozzie::validate(minimal_request(std::string(101, 'a')));
-    BOOST_TEST(outcome(result) == "validation_error");
+    BOOST_TEST(outcome(result) == "VALIDATION_ERROR");
     BOOST_TEST(contains(message(result), "Field 'external_user_id'"), message(result));
     // The received value is quoted (perhaps shortened).
     BOOST_TEST(contains(message(result), "'" + std::string(100, 'a')), message(result));
@@ -214,10 +180,10 @@ BOOST_AUTO_TEST_CASE(external_user_id_length_counts_characters_not_bytes) {
     // 100 emoji are 400 bytes, still 100 characters.
     BOOST_TEST(outcome(ozzie::validate(minimal_request(repeat(grinning, 100)))) == "ok");
     auto result = ozzie::validate(minimal_request(repeat(e_acute, 101)));
-    BOOST_TEST(outcome(result) == "validation_error");
+    BOOST_TEST(outcome(result) == "VALIDATION_ERROR");
     BOOST_TEST(contains(message(result), "Field 'external_user_id'"), message(result));
     BOOST_TEST(outcome(ozzie::validate(minimal_request(repeat(grinning, 101)))) ==
-               "validation_error");
+               "VALIDATION_ERROR");
 }
 
 BOOST_AUTO_TEST_CASE(external_user_id_may_hold_url_special_characters) {
@@ -227,7 +193,7 @@ BOOST_AUTO_TEST_CASE(external_user_id_may_hold_url_special_characters) {
 
 BOOST_AUTO_TEST_CASE(external_user_id_that_is_not_utf8_is_rejected) {
     auto result = ozzie::validate(minimal_request("usr_\xFF"));
-    BOOST_TEST(outcome(result) == "validation_error");
+    BOOST_TEST(outcome(result) == "VALIDATION_ERROR");
     BOOST_TEST(contains(message(result), "Field 'external_user_id'"), message(result));
 }
 
@@ -240,12 +206,12 @@ BOOST_AUTO_TEST_CASE(name_of_200_characters_passes_201_does_not) {
 
     r.name = repeat(e_acute, 201);
     auto result = ozzie::validate(r);
-    BOOST_TEST(outcome(result) == "validation_error");
+    BOOST_TEST(outcome(result) == "VALIDATION_ERROR");
     BOOST_TEST(contains(message(result), "Field 'name'"), message(result));
 
     r.name = std::string(201, 'n');
     result = ozzie::validate(r);
-    BOOST_TEST(outcome(result) == "validation_error");
+    BOOST_TEST(outcome(result) == "VALIDATION_ERROR");
     BOOST_TEST(contains(message(result), "'" + std::string(100, 'n')), message(result));
 }
 
@@ -253,7 +219,7 @@ BOOST_AUTO_TEST_CASE(name_that_is_not_utf8_is_rejected) {
     auto r = minimal_request();
     r.name = "Mar\xC3";
     auto result = ozzie::validate(r);
-    BOOST_TEST(outcome(result) == "validation_error");
+    BOOST_TEST(outcome(result) == "VALIDATION_ERROR");
     BOOST_TEST(contains(message(result), "Field 'name'"), message(result));
 }
 
@@ -261,7 +227,7 @@ BOOST_AUTO_TEST_CASE(invalid_email_message_is_the_spec_text) {
     auto r = minimal_request();
     r.email = "not-an-email";
     auto result = ozzie::validate(r);
-    BOOST_TEST(outcome(result) == "validation_error");
+    BOOST_TEST(outcome(result) == "VALIDATION_ERROR");
     BOOST_TEST(message(result) ==
                "Field 'email' must be a valid email address. Received: 'not-an-email'.");
 }
@@ -274,7 +240,7 @@ BOOST_AUTO_TEST_CASE(email_longer_than_254_bytes_is_rejected) {
     BOOST_TEST(outcome(ozzie::validate(r)) == "ok");
     r.email = std::string(ozzie::max_email_bytes - domain.size() + 1, 'a') + domain;
     auto result = ozzie::validate(r);
-    BOOST_TEST(outcome(result) == "validation_error");
+    BOOST_TEST(outcome(result) == "VALIDATION_ERROR");
     BOOST_TEST(contains(message(result), "Field 'email'"), message(result));
 }
 
@@ -282,13 +248,13 @@ BOOST_AUTO_TEST_CASE(invalid_phone_names_the_field_and_value) {
     auto r = minimal_request();
     r.phone = "+05551234567";
     auto result = ozzie::validate(r);
-    BOOST_TEST(outcome(result) == "validation_error");
+    BOOST_TEST(outcome(result) == "VALIDATION_ERROR");
     BOOST_TEST(contains(message(result), "Field 'phone'"), message(result));
     BOOST_TEST(contains(message(result), "'+05551234567'"), message(result));
 
     r.phone = "555-1234";
     result = ozzie::validate(r);
-    BOOST_TEST(outcome(result) == "validation_error");
+    BOOST_TEST(outcome(result) == "VALIDATION_ERROR");
     BOOST_TEST(contains(message(result), "'555-1234'"), message(result));
 }
 
@@ -296,7 +262,7 @@ BOOST_AUTO_TEST_CASE(unsupported_language_names_the_field_and_value) {
     auto r = minimal_request();
     r.language = "fr";
     auto result = ozzie::validate(r);
-    BOOST_TEST(outcome(result) == "validation_error");
+    BOOST_TEST(outcome(result) == "VALIDATION_ERROR");
     BOOST_TEST(contains(message(result), "Field 'language'"), message(result));
     BOOST_TEST(contains(message(result), "'fr'"), message(result));
 }
@@ -333,7 +299,7 @@ BOOST_AUTO_TEST_CASE(invalid_utf8_value_is_quoted_safely) {
     auto r = minimal_request();
     r.email = "bad\xFF";
     auto result = ozzie::validate(r);
-    BOOST_TEST(outcome(result) == "validation_error");
+    BOOST_TEST(outcome(result) == "VALIDATION_ERROR");
     // The message goes into JSON: it must itself be valid UTF-8, so the byte became U+FFFD.
     BOOST_TEST(contains(message(result), "bad\xEF\xBF\xBD"), message(result));
     BOOST_TEST(!contains(message(result), "\xFF"));
