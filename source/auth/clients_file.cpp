@@ -39,7 +39,8 @@ new_client add_client(const std::filesystem::path& file, std::string_view client
     if (!is_valid_client_id(client_id))
         throw std::runtime_error("a client id is 1 to 64 of A-Z a-z 0-9 _ . -, got '" + std::string(client_id) + "'");
     std::string text = std::filesystem::exists(file) ? read_text(file) : std::string();
-    const auto ids = client_registry::parse(text).client_ids();
+    const auto registry = client_registry::parse(text);  // the ids below are views into it
+    const auto ids = registry.client_ids();
     if (std::find(ids.begin(), ids.end(), client_id) != ids.end())
         throw std::runtime_error("client '" + std::string(client_id) + "' already exists");
 
