@@ -7,6 +7,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev
   libboost-test1.81-dev libboost-url1.81-dev
   librocksdb-dev libssl-dev libspdlog-dev libyaml-cpp-dev
+  clang-14 libclang-rt-14-dev  # the sanitizer and fuzzing builds (tools/test.sh)
   "$@"
 )
 missing=()
