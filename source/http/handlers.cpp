@@ -26,7 +26,7 @@ net::awaitable<result<user>> create(user_service& service, std::string_view clie
                 decltype(handler) resume;
                 net::executor_work_guard<net::any_io_executor> work;
             };
-            auto state = std::make_shared<waiter>(std::move(handler), net::make_work_guard(executor));
+            auto state = std::make_shared<waiter>(waiter{std::move(handler), net::make_work_guard(executor)});
             service.async_create(client_id, std::move(request), [state](result<user> r) {
                 const auto target = state->work.get_executor();
                 net::post(target, [state, r = std::move(r)]() mutable {

@@ -173,7 +173,7 @@ result<new_user> parse_new_user(std::string_view text) {
     };
     for (const auto& [field, member] : optional_fields) {
         auto value = optional_string(body, field, "must be a string or null");
-        if (!value) return std::move(value.error());
+        if (!value) return value.error();
         request.*member = std::move(*value);
     }
     return request;

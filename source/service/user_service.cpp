@@ -24,7 +24,7 @@ user_service::~user_service() = default;
 
 void user_service::async_create(std::string_view client_id, new_user request,
                                 create_handler done) {
-    if (auto valid = validate(request); !valid) return done(std::move(valid.error()));
+    if (auto valid = validate(request); !valid) return done(valid.error());
     impl_->queue.push({std::string(client_id), std::move(request), std::move(done)});
 }
 
