@@ -31,6 +31,8 @@ struct service_stats {
     std::uint64_t memtable_bytes = 0;
 };
 
+// Give it automatic or dynamic storage, not static: RocksDB's own statics are gone by the time
+// a static user_service would close the store at exit.
 class user_service {
 public:
     using create_handler = std::function<void(result<user>)>;
