@@ -17,7 +17,8 @@ public:
     using clock = std::chrono::steady_clock;
 
     // A bucket for each of `clients`, full at start: `burst` tokens, refilled at `per_second`.
-    // per_second 0 means no limit.
+    // per_second 0 means no limit. The ids are kept as views: their storage (the clients
+    // registry) must outlive the limiter, as the server's per-thread context ensures.
     rate_limiter(const std::vector<std::string_view>& clients, double per_second, double burst);
 
     // Takes a token from `client`'s bucket. nullopt if there was one; otherwise the whole seconds
