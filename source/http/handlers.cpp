@@ -1,7 +1,5 @@
 #include "http/handlers.hpp"
 
-#include "http/responses.hpp"
-#include "http/router.hpp"
 #include "http/user_json.hpp"
 #include "service/messages.hpp"
 
@@ -39,91 +37,84 @@ net::awaitable<result<user>> create(user_service& service, std::string_view clie
 
 class handler {
 public:
-    handler(const request& req, const request_context& context, request_outcome& outcome)
-        : req_(req), context_(context), outcome_(outcome) {}
+    handler(const request& req, const request_context& context, credential_memo& credentials,
+            request_outcome& outcome, response& res)
+        : req_(req), context_(context), credentials_(credentials), outcome_(outcome), res_(res) {}
 
-    net::awaitable<response> run() {
-        const auto match = match_route(req_.target());
+    net::awaitable<void> run() {
+        const auto match = match_route(req_.target);
         outcome_.which = match.which;
         outcome_.route_name = route_template(match.which);
-        if (match.which == route::none)
-            co_return error(messages::no_route(req_.method_string(), path()));
-        if (!method_allowed(match.which, req_.method())) {
+        if (match.which == route::none) co_return set_error(res_, messages::no_route(req_.method_string, path()));
+        if (!method_allowed(match.which, req_.method)) {
             const auto allowed = allowed_methods(match.which);
-            auto res = error(messages::method_not_allowed(req_.method_string(), path(), allowed));
-            res.set(http::field::allow, allowed);
-            co_return res;
+            set_error(res_, messages::method_not_allowed(req_.method_string, path(), allowed));
+            co_return res_.set("Allow", std::string(allowed));
         }
-        const auto client = context_.clients->authenticate(req_[http::field::authorization]);
-        if (!client) co_return error(messages::unauthorized());
-        // A copy: the registry may be swapped for a reloaded one while this request waits.
+        const auto client = credentials_.authenticate(context_.clients, req_.authorization);
+        if (!client) co_return set_error(res_, messages::unauthorized());
         outcome_.client_id = *client;
         if (context_.limiter)
-            if (const auto wait = context_.limiter->take(outcome_.client_id, rate_limiter::clock::now())) {
-                auto res = error(messages::rate_limited(*wait));
-                res.set(http::field::retry_after, std::to_string(wait->count()));
-                co_return res;
+            if (const auto wait = context_.limiter->take(*client, rate_limiter::clock::now())) {
+                set_error(res_, messages::rate_limited(*wait));
+                co_return res_.set("Retry-After", std::to_string(wait->count()));
             }
-        if (match.which == route::users) co_return co_await create_user(outcome_.client_id);
-        co_return get_user(outcome_.client_id, match.user_id);
+        if (match.which == route::users) co_return co_await create_user(*client);
+        get_user(*client, match.user_id);
     }
 
 private:
     std::string_view path() const {
-        const std::string_view target = req_.target();
+        const std::string_view target = req_.target;
         return target.substr(0, target.find('?'));
     }
 
-    response error(const ozzie::error& e) const {
-        return error_response(e, req_.version(), req_.keep_alive());
+    void ok(http::status status, const user& u) {
+        res_.status = status;
+        res_.body.clear();
+        append_user_body(res_.body, u);
     }
 
-    response ok(http::status status, const user& u) const {
-        return json_response(status, user_body(u), req_.version(), req_.keep_alive());
-    }
-
-    net::awaitable<response> create_user(std::string_view client_id) {
-        auto request = parse_new_user(req_.body());
-        if (!request) co_return error(request.error());
+    net::awaitable<void> create_user(std::string_view client_id) {
+        auto request = parse_new_user(req_.body);
+        if (!request) co_return set_error(res_, request.error());
         const auto created = co_await create(context_.service, client_id, std::move(*request));
-        if (!created) co_return error(created.error());
-        auto res = ok(http::status::created, *created);
-        res.set(http::field::location, "/v1/users/" + created->id);
-        co_return res;
+        if (!created) co_return set_error(res_, created.error());
+        ok(http::status::created, *created);
+        res_.set("Location", "/v1/users/" + created->id);
     }
 
     // GET or HEAD /v1/users/{user_id}: the Ozzie id or "external:" + the percent-decoded
     // external id.
-    response get_user(std::string_view client_id, std::string_view raw_id) const {
-        const auto encoded = boost::urls::make_pct_string_view(raw_id);
-        if (!encoded) return error(messages::bad_user_id_encoding(raw_id));
-        const std::string id = encoded->decode();
-        const auto found =
-            id.starts_with(external_prefix)
-                ? context_.service.find_by_external(client_id,
-                                                    std::string_view(id).substr(external_prefix.size()))
-                : context_.service.find_by_id(client_id, id);
-        if (!found) return error(found.error());
-        return ok(http::status::ok, *found);
+    void get_user(std::string_view client_id, std::string_view raw_id) {
+        std::string decoded;  // only if the id has escapes: without one, decoding changes nothing
+        std::string_view id = raw_id;
+        if (raw_id.find('%') != std::string_view::npos) {
+            const auto encoded = boost::urls::make_pct_string_view(raw_id);
+            if (!encoded) return set_error(res_, messages::bad_user_id_encoding(raw_id));
+            decoded = encoded->decode();
+            id = decoded;
+        }
+        const auto found = id.starts_with(external_prefix)
+                               ? context_.service.find_by_external(client_id, id.substr(external_prefix.size()))
+                               : context_.service.find_by_id(client_id, id);
+        if (!found) return set_error(res_, found.error());
+        ok(http::status::ok, *found);
     }
 
     const request& req_;
     const request_context& context_;
+    credential_memo& credentials_;
     request_outcome& outcome_;
+    response& res_;
 };
 
 }  // namespace
 
-net::awaitable<response> handle_request(const request& req, const request_context& context,
-                                        request_outcome& outcome) {
-    handler h(req, context, outcome);
-    auto res = co_await h.run();
-    if (req.method() == http::verb::head) {
-        const auto length = res.body().size();
-        res.body().clear();
-        res.content_length(length);  // what GET would have sent
-    }
-    co_return res;
+net::awaitable<void> handle_request(const request& req, const request_context& context,
+                                    credential_memo& credentials, request_outcome& outcome, response& res) {
+    handler h(req, context, credentials, outcome, res);
+    co_await h.run();
 }
 
 }  // namespace ozzie

@@ -2,14 +2,16 @@
 #pragma once
 
 #include "auth/client_registry.hpp"
+#include "auth/credential_memo.hpp"
 #include "http/rate_limiter.hpp"
+#include "http/request.hpp"
+#include "http/responses.hpp"
 #include "http/router.hpp"
-#include "http/types.hpp"
 
 #include <ozzie/user_service.hpp>
 
 #include <memory>
-#include <string>
+#include <string_view>
 
 namespace ozzie {
 
@@ -25,12 +27,13 @@ struct request_context {
 struct request_outcome {
     route which = route::none;
     std::string_view route_name = route_template(route::none);  // the path template, for the log
-    std::string client_id;  // empty unless authenticated
+    std::string_view client_id;  // empty unless authenticated; lives as long as the connection's memo
 };
 
-// The response to `req`; `outcome` is filled in along the way. Creates wait on the commit
-// queue without blocking the calling thread.
-net::awaitable<response> handle_request(const request& req, const request_context& context,
-                                        request_outcome& outcome);
+// Fills in `res` (reset for `req` by the caller) with the answer to `req`; `outcome` is filled
+// in along the way. `credentials` is the connection's. Creates wait on the commit queue
+// without blocking the calling thread.
+net::awaitable<void> handle_request(const request& req, const request_context& context,
+                                    credential_memo& credentials, request_outcome& outcome, response& res);
 
 }  // namespace ozzie

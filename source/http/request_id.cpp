@@ -1,9 +1,12 @@
 #include "http/request_id.hpp"
 
+#include "auth/client_registry.hpp"
+
 #include <openssl/rand.h>
 
+#include <charconv>
+
 #include <cstdint>
-#include <cstdio>
 
 namespace ozzie {
 namespace {
@@ -16,19 +19,21 @@ bool is_sane(std::string_view id) noexcept {
 
 }  // namespace
 
-std::string request_id(std::string_view incoming) {
-    if (is_sane(incoming)) return std::string(incoming);
+void request_id(std::string_view incoming, std::string& id) {
+    if (is_sane(incoming)) {
+        id.assign(incoming);
+        return;
+    }
     // A random prefix per thread and a counter: unique without a random draw per request.
-    thread_local const std::uint64_t prefix = [] {
-        std::uint64_t bits = 0;
-        RAND_bytes(reinterpret_cast<unsigned char*>(&bits), sizeof bits);
-        return bits;
+    thread_local const std::string prefix = [] {
+        unsigned char bits[8] = {};
+        RAND_bytes(bits, sizeof bits);
+        return to_hex(bits);
     }();
     thread_local std::uint64_t counter = 0;
-    char text[40];
-    std::snprintf(text, sizeof text, "%016llx-%llx", static_cast<unsigned long long>(prefix),
-                  static_cast<unsigned long long>(++counter));
-    return text;
+    char digits[16];
+    const auto end = std::to_chars(digits, digits + sizeof digits, ++counter, 16).ptr;
+    id.assign(prefix).append("-").append(digits, end);
 }
 
 }  // namespace ozzie

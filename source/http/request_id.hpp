@@ -6,7 +6,8 @@
 
 namespace ozzie {
 
-// `incoming` if it is a sane id (1 to 128 of A-Z a-z 0-9 . _ : -), else a new unique one.
-std::string request_id(std::string_view incoming);
+// Sets `id` to `incoming` if it is a sane id (1 to 128 of A-Z a-z 0-9 . _ : -), else to a new
+// unique one.
+void request_id(std::string_view incoming, std::string& id);
 
 }  // namespace ozzie

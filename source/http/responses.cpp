@@ -1,25 +1,63 @@
 #include "http/responses.hpp"
 
-#include <boost/json.hpp>
+#include "json_text.hpp"
+
+#include <boost/beast/core/string.hpp>
 
 namespace ozzie {
 
-response json_response(http::status status, std::string body, unsigned version, bool keep_alive) {
-    response res{status, version};
-    res.set(http::field::content_type, "application/json");
-    res.keep_alive(keep_alive);
-    res.body() = std::move(body);
-    res.prepare_payload();
-    return res;
+void response::reset(const request& req) {
+    status = http::status::ok;
+    content_type = "application/json";
+    body.clear();
+    headers.clear();
+    version = req.version;
+    keep_alive = req.keep_alive;
+    head = req.method == http::verb::head;
 }
 
-response error_response(const error& e, unsigned version, bool keep_alive) {
-    const boost::json::object body{
-        {"error", {{"code", code_name(e.code)}, {"message", e.message}}}};
-    auto res = json_response(static_cast<http::status>(http_status(e.code)),
-                             boost::json::serialize(body), version, keep_alive);
-    if (e.code == errc::unauthorized) res.set(http::field::www_authenticate, "Bearer");
-    return res;
+std::string_view response::header(std::string_view name) const noexcept {
+    for (const auto& [n, value] : headers)
+        if (beast::iequals(n, name)) return value;
+    return {};
+}
+
+void set_json(response& res, http::status status, std::string_view body) {
+    res.status = status;
+    res.content_type = "application/json";
+    res.body.assign(body);
+}
+
+void set_error(response& res, const error& e) {
+    res.status = static_cast<http::status>(http_status(e.code));
+    res.content_type = "application/json";
+    res.body.assign(R"({"error":{"code":)");
+    json_text::append_string(res.body, code_name(e.code));
+    res.body.append(R"(,"message":)");
+    json_text::append_string(res.body, e.message);
+    res.body.append("}}");
+    if (e.code == errc::unauthorized) res.set("WWW-Authenticate", "Bearer");
+}
+
+void serialize(const response& res, std::string_view request_id, std::string& out) {
+    const auto header = [&out](std::string_view name, std::string_view value) {
+        out.append(name).append(": ").append(value).append("\r\n");
+    };
+    out.append(res.version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+    json_text::append_number(out, static_cast<unsigned>(res.status));
+    const auto reason = http::obsolete_reason(res.status);
+    out.append(" ").append(reason.data(), reason.size()).append("\r\n");
+    header("Content-Type", res.content_type);
+    out.append("Content-Length: ");
+    json_text::append_number(out, res.body.size());
+    out.append("\r\n");
+    for (const auto& [name, value] : res.headers) header(name, value);
+    header("X-Request-Id", request_id);
+    // HTTP/1.1 keeps a connection open unless told; HTTP/1.0 closes it unless told.
+    if (res.version == 11 && !res.keep_alive) header("Connection", "close");
+    if (res.version == 10 && res.keep_alive) header("Connection", "keep-alive");
+    out.append("\r\n");
+    if (!res.head) out.append(res.body);
 }
 
 }  // namespace ozzie

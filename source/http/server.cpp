@@ -3,6 +3,7 @@
 #include "auth/client_registry.hpp"
 #include "http/admin.hpp"
 #include "http/session.hpp"
+#include "ops/access_log.hpp"
 #include "ops/logging.hpp"
 
 #include <atomic>
@@ -26,6 +27,7 @@ constexpr auto stop_deadline = std::chrono::seconds(10);
 struct worker {
     session_registry sessions;
     net::io_context io{1};
+    net::steady_timer log_flush{io};  // hands the access log's lines to the logger every second
     tcp::acceptor acceptor{io};
     std::optional<tcp::acceptor> tls_acceptor;  // with an HTTPS listener
     std::optional<request_context> context;  // this thread's; touched only on it
@@ -97,8 +99,23 @@ tcp::endpoint resolve(const std::string& host, std::uint16_t port) {
         ->endpoint();
 }
 
+net::awaitable<void> flush_log_every_second(net::steady_timer& timer) {
+    for (;;) {
+        timer.expires_after(std::chrono::seconds(1));
+        const auto [ec] = co_await timer.async_wait(net::as_tuple(net::use_awaitable));
+        if (ec) co_return;  // stopping
+        flush_access_log();
+    }
+}
+
+// Runs the worker's io_context on a thread of its own until it runs out of work, then writes
+// out the access log lines the thread still holds.
 void run_in_thread(worker& w) {
-    std::packaged_task<void()> run([&io = w.io] { io.run(); });
+    net::co_spawn(w.io, flush_log_every_second(w.log_flush), net::detached);
+    std::packaged_task<void()> run([&io = w.io] {
+        io.run();
+        flush_access_log();
+    });
     w.finished = run.get_future();
     w.thread = std::thread(std::move(run));
 }
@@ -110,7 +127,7 @@ struct server::impl {
 
     user_service& service;
     server_options options;
-    http_metrics metrics;
+    std::optional<http_metrics> metrics;  // made by start(), a shard per network thread
     std::atomic<std::size_t> open_connections{0};
     std::vector<std::unique_ptr<worker>> workers;
     std::unique_ptr<worker> admin;  // its own thread, so a backup never holds up clients
@@ -120,14 +137,14 @@ struct server::impl {
 
     // Serves a client connection on `w` (over TLS if `secure`), or answers 503 past the
     // connection limit.
-    void serve(worker& w, tcp::socket socket, bool secure) {
+    void serve(worker& w, http_metrics::shard& shard, tcp::socket socket, bool secure) {
         const auto closed = [this](std::exception_ptr) { open_connections.fetch_sub(1, std::memory_order_relaxed); };
         if (open_connections.fetch_add(1, std::memory_order_relaxed) >= options.max_connections)
             net::co_spawn(w.io, refuse_connection(std::move(socket), options), closed);
         else if (secure)
-            net::co_spawn(w.io, run_tls_session(std::move(socket), *tls, w.handler, options, w.sessions, &metrics), closed);
+            net::co_spawn(w.io, run_tls_session(std::move(socket), *tls, w.handler, options, w.sessions, &shard), closed);
         else
-            net::co_spawn(w.io, run_session(std::move(socket), w.handler, options, w.sessions, &metrics), closed);
+            net::co_spawn(w.io, run_session(std::move(socket), w.handler, options, w.sessions, &shard), closed);
     }
 
     // The clients file's registry and a fresh rate limiter for it. Throws std::runtime_error.
@@ -189,27 +206,35 @@ std::uint16_t server::start() {
         listen(w.acceptor, endpoint);
         if (tls_endpoint) listen(w.tls_acceptor.emplace(w.io), *tls_endpoint);
         w.context.emplace(request_context{m.service, clients, limiter});
-        w.handler = [&context = *w.context](const request& req, request_outcome& outcome) {
-            return handle_request(req, context, outcome);
+        w.handler = [&context = *w.context](const request& req, credential_memo& credentials,
+                                            request_outcome& outcome, response& res) {
+            return handle_request(req, context, credentials, outcome, res);
         };
     }
     std::unique_ptr<worker> admin;
     if (admin_endpoint) {
         admin = std::make_unique<worker>();
         listen(admin->acceptor, *admin_endpoint);
-        m.admin_handler = [&m](const request& req, request_outcome& outcome) -> net::awaitable<response> {
-            co_return handle_admin_request(req, m.service, m.metrics, outcome.route_name);
+        m.admin_handler = [&m](const request& req, credential_memo&, request_outcome& outcome,
+                               response& res) -> net::awaitable<void> {
+            handle_admin_request(req, m.service, *m.metrics, outcome.route_name, res);
+            co_return;
         };
     }
+    m.metrics.emplace(threads);
     m.workers = std::move(workers);
     m.admin = std::move(admin);
     m.tls_port = tls_endpoint ? tls_endpoint->port() : 0;
-    for (auto& w : m.workers) {
-        net::co_spawn(w->io, accept_loop(w->acceptor, [&m, &w = *w](tcp::socket s) { m.serve(w, std::move(s), false); }),
+    for (std::size_t i = 0; i < m.workers.size(); ++i) {
+        auto& w = m.workers[i];
+        auto& shard = m.metrics->for_thread(i);
+        net::co_spawn(w->io,
+                      accept_loop(w->acceptor, [&m, &w = *w, &shard](tcp::socket s) { m.serve(w, shard, std::move(s), false); }),
                       net::detached);
         if (w->tls_acceptor)
-            net::co_spawn(w->io,
-                          accept_loop(*w->tls_acceptor, [&m, &w = *w](tcp::socket s) { m.serve(w, std::move(s), true); }),
+            net::co_spawn(w->io, accept_loop(*w->tls_acceptor, [&m, &w = *w, &shard](tcp::socket s) {
+                              m.serve(w, shard, std::move(s), true);
+                          }),
                           net::detached);
         run_in_thread(*w);
     }
@@ -266,6 +291,7 @@ void server::stop() {
             beast::error_code ignored;
             w.acceptor.close(ignored);
             if (w.tls_acceptor) w.tls_acceptor->close(ignored);
+            w.log_flush.cancel();
             w.sessions.stop();
         });
     const auto deadline = std::chrono::steady_clock::now() + stop_deadline;

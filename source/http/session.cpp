@@ -1,7 +1,7 @@
 #include "http/session.hpp"
 
 #include "http/request_id.hpp"
-#include "http/responses.hpp"
+#include "ops/access_log.hpp"
 #include "ops/logging.hpp"
 #include "service/messages.hpp"
 
@@ -11,8 +11,6 @@
 
 namespace ozzie {
 namespace {
-
-using request_parser = http::request_parser<http::string_body>;
 
 // The version of a request line ending in a well-formed "HTTP/d.d" that Beast refused (it only
 // parses 1.x); nullopt if the line is simply malformed.
@@ -50,21 +48,17 @@ bool is_valid_host(std::string_view host) noexcept {
 
 // RFC 9112 framing rules Beast leaves to the server. A request that breaks one is answered
 // and the connection closed, so nothing after it is read as a request (no smuggling).
-std::optional<ozzie::error> framing_error(const request_parser& parser) {
-    const auto& req = parser.get();
-    if (req.version() != 11 && req.version() != 10)
-        return messages::http_version_not_supported(req.version());
-    const auto hosts = req.count(http::field::host);
-    if (hosts > 1 || (req.version() == 11 && hosts == 0))
+std::optional<ozzie::error> framing_error(const request& req) {
+    if (req.version != 11 && req.version != 10) return messages::http_version_not_supported(req.version);
+    if (req.host_count > 1 || (req.version == 11 && req.host_count == 0))
         return messages::bad_request("an HTTP/1.1 request needs exactly one Host header");
-    if (hosts == 1 && !is_valid_host(req[http::field::host]))
+    if (req.host_count == 1 && !is_valid_host(req.host))
         return messages::bad_request("the Host header is not a valid host[:port]");
-    if (req.count(http::field::transfer_encoding) > 0) {
+    if (req.transfer_encoding_count > 0) {
         // HTTP/1.0 has no chunked coding: its framing would be ambiguous (RFC 9112 6.1).
-        if (req.version() == 10) return messages::bad_request("Transfer-Encoding in an HTTP/1.0 request");
-        if (req.count(http::field::content_length) > 0)
-            return messages::bad_request("Content-Length together with Transfer-Encoding");
-        if (!parser.chunked()) return messages::bad_request("Transfer-Encoding must end in chunked");
+        if (req.version == 10) return messages::bad_request("Transfer-Encoding in an HTTP/1.0 request");
+        if (req.content_length_count > 0) return messages::bad_request("Content-Length together with Transfer-Encoding");
+        if (!req.chunked) return messages::bad_request("Transfer-Encoding must end in chunked");
     }
     return std::nullopt;
 }
@@ -73,20 +67,6 @@ bool is_disconnect(const beast::error_code& ec) {
     return ec == http::error::end_of_stream || ec == net::error::eof ||
            ec == net::error::connection_reset || ec == beast::error::timeout ||
            ec == net::error::operation_aborted;
-}
-
-// One line per request: never the body, the token or anything that names a person.
-void log_request(const request_parser& parser, const request_outcome& outcome, std::string_view id,
-                 unsigned status, std::chrono::steady_clock::duration latency) {
-    if (!log_enabled(log_level::info)) return;
-    const auto& req = parser.get();
-    log(log_level::info, "request",
-        {{"request_id", id},
-         {"client_id", outcome.client_id},
-         {"method", parser.is_header_done() ? std::string_view(req.method_string()) : std::string_view()},
-         {"route", outcome.route_name},
-         {"status", status},
-         {"latency_us", std::chrono::duration_cast<std::chrono::microseconds>(latency).count()}});
 }
 
 }  // namespace
@@ -103,11 +83,11 @@ namespace {
 // layer underneath.
 template <class Stream>
 net::awaitable<void> serve(Stream& stream, const request_handler& handler, const server_options& options,
-                           session_registry& registry, http_metrics* metrics) {
+                           session_registry& registry, http_metrics::shard* metrics) {
     auto& tcp = beast::get_lowest_layer(stream);
     if (metrics) metrics->connection_opened();
     struct closed {
-        http_metrics* metrics;
+        http_metrics::shard* metrics;
         ~closed() {
             if (metrics) metrics->connection_closed();
         }
@@ -119,7 +99,14 @@ net::awaitable<void> serve(Stream& stream, const request_handler& handler, const
         ~unregister() { registry.sessions.erase(entry); }
     } guard{registry, entry};
 
+    // Kept for the whole connection and refilled for each request: after the first few
+    // requests, a request allocates nothing here.
     beast::flat_buffer buffer;
+    request req;
+    response res;
+    std::string id;
+    std::string out;
+    credential_memo credentials;
     while (!registry.stopping) {
         beast::error_code ec;
         std::size_t n = 0;
@@ -133,7 +120,7 @@ net::awaitable<void> serve(Stream& stream, const request_handler& handler, const
             buffer.commit(n);
         }
         const auto started = std::chrono::steady_clock::now();
-        request_parser parser;
+        request_parser parser(req);
         parser.header_limit(static_cast<std::uint32_t>(options.header_limit));
         parser.body_limit(options.body_limit);
         tcp.expires_after(options.request_timeout);
@@ -144,10 +131,10 @@ net::awaitable<void> serve(Stream& stream, const request_handler& handler, const
         // Beast checks header_limit only at read boundaries; `n`, the bytes the parser took for
         // the header, is exact.
         if (!ec && n > options.header_limit) refused = messages::headers_too_large(options.header_limit);
-        if (!ec && !refused) refused = framing_error(parser);
-        if (!ec && !refused && beast::iequals(parser.get()[http::field::expect], "100-continue")) {
-            http::response<http::empty_body> go_on{http::status::continue_, 11};
-            std::tie(ec, n) = co_await http::async_write(stream, go_on, net::as_tuple(net::use_awaitable));
+        if (!ec && !refused) refused = framing_error(req);
+        if (!ec && !refused && beast::iequals(req.expect, "100-continue")) {
+            static constexpr std::string_view go_on = "HTTP/1.1 100 Continue\r\n\r\n";
+            std::tie(ec, n) = co_await net::async_write(stream, net::buffer(go_on), net::as_tuple(net::use_awaitable));
         }
         if (!ec && !refused && !parser.is_done())
             std::tie(ec, n) = co_await http::async_read(stream, buffer, parser,
@@ -159,29 +146,43 @@ net::awaitable<void> serve(Stream& stream, const request_handler& handler, const
         }
 
         entry->busy = true;
-        const auto id = request_id(parser.is_header_done() ? parser.get()["X-Request-Id"] : "");
+        const bool header_done = parser.is_header_done();
+        request_id(header_done ? std::string_view(req.request_id) : std::string_view(), id);
         request_outcome outcome;
-        response res;
+        res.reset(req);
         if (refused) {
-            res = error_response(*refused, 11, false);
+            // Whatever the request was, the answer is HTTP/1.1 and the connection closes.
+            res.version = 11;
+            res.keep_alive = false;
+            res.head = false;
+            set_error(res, *refused);
         } else {
             try {
-                res = co_await handler(parser.get(), outcome);
+                co_await handler(req, credentials, outcome, res);
             } catch (const std::exception& e) {
                 // A bug, not a client error: answer in the envelope and keep the server up.
                 log(log_level::error, "request_failed", {{"request_id", id}, {"what", e.what()}});
-                res = error_response(messages::internal(), parser.get().version(), false);
+                res.reset(req);
+                res.keep_alive = false;
+                set_error(res, messages::internal());
             }
         }
-        res.set("X-Request-Id", id);
-        if (registry.stopping) res.keep_alive(false);
+        if (registry.stopping) res.keep_alive = false;
+        out.clear();
+        serialize(res, id, out);
         tcp.expires_after(options.write_timeout);
-        std::tie(ec, n) = co_await http::async_write(stream, res, net::as_tuple(net::use_awaitable));
+        std::tie(ec, n) = co_await net::async_write(stream, net::buffer(out), net::as_tuple(net::use_awaitable));
         entry->busy = false;
         const auto latency = std::chrono::steady_clock::now() - started;
-        if (metrics) metrics->observe(outcome.which, res.result_int(), std::chrono::duration<double>(latency).count());
-        log_request(parser, outcome, id, res.result_int(), latency);
-        if (ec || !res.keep_alive()) break;
+        const auto status = static_cast<unsigned>(res.status);
+        if (metrics) metrics->observe(outcome.which, status, std::chrono::duration<double>(latency).count());
+        log_access({.request_id = id,
+                    .client_id = outcome.client_id,
+                    .method = header_done ? std::string_view(req.method_string) : std::string_view(),
+                    .route = outcome.route_name,
+                    .status = status,
+                    .latency = std::chrono::duration_cast<std::chrono::microseconds>(latency)});
+        if (ec || !res.keep_alive) break;
     }
 }
 
@@ -195,7 +196,7 @@ beast::tcp_stream prepared(net::ip::tcp::socket socket) {
 
 net::awaitable<void> run_session(net::ip::tcp::socket socket, const request_handler& handler,
                                  const server_options& options, session_registry& registry,
-                                 http_metrics* metrics) {
+                                 http_metrics::shard* metrics) {
     auto stream = prepared(std::move(socket));
     co_await serve(stream, handler, options, registry, metrics);
     beast::error_code ignored;
@@ -204,7 +205,7 @@ net::awaitable<void> run_session(net::ip::tcp::socket socket, const request_hand
 
 net::awaitable<void> run_tls_session(net::ip::tcp::socket socket, net::ssl::context& tls,
                                      const request_handler& handler, const server_options& options,
-                                     session_registry& registry, http_metrics* metrics) {
+                                     session_registry& registry, http_metrics::shard* metrics) {
     beast::ssl_stream<beast::tcp_stream> stream(prepared(std::move(socket)), tls);
     beast::get_lowest_layer(stream).expires_after(options.request_timeout);
     auto [ec] = co_await stream.async_handshake(net::ssl::stream_base::server, net::as_tuple(net::use_awaitable));
@@ -216,11 +217,16 @@ net::awaitable<void> run_tls_session(net::ip::tcp::socket socket, net::ssl::cont
 
 net::awaitable<void> refuse_connection(net::ip::tcp::socket socket, const server_options& options) {
     beast::tcp_stream stream(std::move(socket));
-    auto res = error_response(messages::unavailable(), 11, false);
-    res.set(http::field::retry_after, "1");
-    res.set("X-Request-Id", request_id(""));
+    response res;
+    res.keep_alive = false;
+    set_error(res, messages::unavailable());
+    res.set("Retry-After", "1");
+    std::string id;
+    request_id({}, id);
+    std::string out;
+    serialize(res, id, out);
     stream.expires_after(options.write_timeout);
-    co_await http::async_write(stream, res, net::as_tuple(net::use_awaitable));
+    co_await net::async_write(stream, net::buffer(out), net::as_tuple(net::use_awaitable));
     beast::error_code ignored;
     stream.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
 }

@@ -10,7 +10,4 @@ namespace ozzie {
 namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace http = boost::beast::http;
-
-using request = http::request<http::string_body>;
-using response = http::response<http::string_body>;
 }  // namespace ozzie

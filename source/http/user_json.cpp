@@ -1,5 +1,6 @@
 #include "http/user_json.hpp"
 
+#include "json_text.hpp"
 #include "service/messages.hpp"
 
 #include <boost/json.hpp>
@@ -8,15 +9,10 @@
 #include <algorithm>
 #include <array>
 #include <vector>
-#include <cstdio>
 
 namespace ozzie {
 namespace json = boost::json;
 namespace {
-
-json::value nullable(const std::optional<std::string>& s) {
-    return s ? json::value(*s) : json::value(nullptr);
-}
 
 constexpr std::array<std::string_view, 4> read_only_fields = {"id", "onboarding_stage",
                                                               "created_at", "object"};
@@ -106,34 +102,26 @@ result<std::optional<std::string>> optional_string(const json::object& body, std
 
 }  // namespace
 
-std::string format_timestamp(std::chrono::sys_seconds t) {
-    const auto day = std::chrono::floor<std::chrono::days>(t);
-    const std::chrono::year_month_day date{day};
-    const std::chrono::hh_mm_ss time{t - day};
-    char text[32];
-    std::snprintf(text, sizeof text, "%04d-%02u-%02uT%02d:%02d:%02dZ", static_cast<int>(date.year()),
-                  static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()),
-                  static_cast<int>(time.hours().count()), static_cast<int>(time.minutes().count()),
-                  static_cast<int>(time.seconds().count()));
-    return text;
-}
-
-std::string user_body(const user& u) {
-    const json::object body{
-        {"object", "user"},
-        {"data",
-         {
-             {"id", u.id},
-             {"external_user_id", u.external_user_id},
-             {"name", nullable(u.name)},
-             {"email", nullable(u.email)},
-             {"phone", nullable(u.phone)},
-             {"language", u.language},
-             {"onboarding_stage", to_string(u.stage)},
-             {"created_at", format_timestamp(u.created_at)},
-         }},
+void append_user_body(std::string& out, const user& u) {
+    const auto field = [&out](std::string_view name_and_colon, std::string_view value) {
+        out.append(name_and_colon);
+        json_text::append_string(out, value);
     };
-    return json::serialize(body);
+    const auto nullable = [&out](std::string_view name_and_colon, const std::optional<std::string>& value) {
+        out.append(name_and_colon);
+        if (value) json_text::append_string(out, *value);
+        else out.append("null");
+    };
+    field(R"({"object":"user","data":{"id":)", u.id);
+    field(R"(,"external_user_id":)", u.external_user_id);
+    nullable(R"(,"name":)", u.name);
+    nullable(R"(,"email":)", u.email);
+    nullable(R"(,"phone":)", u.phone);
+    field(R"(,"language":)", u.language);
+    field(R"(,"onboarding_stage":)", to_string(u.stage));
+    out.append(R"(,"created_at":")");
+    json_text::append_utc_time(out, u.created_at);
+    out.append(R"(Z"}})");
 }
 
 result<new_user> parse_new_user(std::string_view text) {

@@ -9,8 +9,9 @@ atomic_histogram::atomic_histogram(std::vector<double> upper_bounds)
 
 void atomic_histogram::observe(double value) noexcept {
     const auto bucket = std::lower_bound(bounds_.begin(), bounds_.end(), value) - bounds_.begin();
-    counts_[static_cast<std::size_t>(bucket)].fetch_add(1, std::memory_order_relaxed);
-    sum_.fetch_add(value, std::memory_order_relaxed);
+    auto& count = counts_[static_cast<std::size_t>(bucket)];
+    count.store(count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    sum_.store(sum_.load(std::memory_order_relaxed) + value, std::memory_order_relaxed);
 }
 
 histogram_snapshot atomic_histogram::snapshot() const {

@@ -1,4 +1,4 @@
-// A histogram that many threads update without locks, read as a snapshot.
+// A histogram that one thread updates and any thread reads, without locks.
 #pragma once
 
 #include <ozzie/user_service.hpp>
@@ -18,6 +18,7 @@ class atomic_histogram {
 public:
     explicit atomic_histogram(std::vector<double> upper_bounds);
 
+    // From one thread at a time only (the owner): a plain increment, no locked instruction.
     void observe(double value) noexcept;
     histogram_snapshot snapshot() const;
 

@@ -6,12 +6,12 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include <mutex>
 
 namespace ozzie {
 namespace {
 
 constexpr const char* logger_name = "ozzie";
+constexpr const char* lines_logger_name = "ozzie.lines";
 
 spdlog::level::level_enum to_spdlog(log_level level) noexcept {
     switch (level) {
@@ -24,24 +24,36 @@ spdlog::level::level_enum to_spdlog(log_level level) noexcept {
     return spdlog::level::off;
 }
 
+struct loggers {
+    std::shared_ptr<spdlog::logger> events;  // formats time and level on the logger thread
+    std::shared_ptr<spdlog::logger> lines;   // writes text formatted by the caller as it is
+};
+
+// Both share one logger thread, whose queue keeps their lines in order; each has its own sink (a
+// sink has one pattern), and only that thread writes to them.
 // Until start_logging runs, lines at warning and above still reach stderr.
-std::shared_ptr<spdlog::logger> logger() {
-    static std::once_flag created;
-    std::call_once(created, [] {
+const loggers& instance() {
+    static const loggers made = [] {
         spdlog::init_thread_pool(8192, 1);
-        auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
-        auto made = std::make_shared<spdlog::async_logger>(logger_name, sink, spdlog::thread_pool(),
-                                                           spdlog::async_overflow_policy::overrun_oldest);
-        // The time and level are formatted on the logger thread, not on the caller's.
-        made->set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l",%v})",
-                          spdlog::pattern_time_type::utc);
-        made->set_level(spdlog::level::warn);
-        made->flush_on(spdlog::level::warn);
-        spdlog::register_logger(made);
-    });
-    static const auto instance = spdlog::get(logger_name);
-    return instance;
+        auto events = std::make_shared<spdlog::async_logger>(logger_name, std::make_shared<spdlog::sinks::stderr_sink_mt>(),
+                                                             spdlog::thread_pool(),
+                                                             spdlog::async_overflow_policy::overrun_oldest);
+        events->set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l",%v})", spdlog::pattern_time_type::utc);
+        events->set_level(spdlog::level::warn);
+        events->flush_on(spdlog::level::warn);
+        spdlog::register_logger(events);
+        auto lines = std::make_shared<spdlog::async_logger>(lines_logger_name, std::make_shared<spdlog::sinks::stderr_sink_mt>(),
+                                                            spdlog::thread_pool(),
+                                                            spdlog::async_overflow_policy::overrun_oldest);
+        lines->set_pattern("%v", spdlog::pattern_time_type::utc);
+        lines->set_level(spdlog::level::info);
+        spdlog::register_logger(lines);
+        return loggers{std::move(events), std::move(lines)};
+    }();
+    return made;
 }
+
+const std::shared_ptr<spdlog::logger>& logger() { return instance().events; }
 
 }  // namespace
 
@@ -67,6 +79,12 @@ void log(log_level level, std::string_view event, const boost::json::object& fie
     auto text = boost::json::serialize(line);
     // The pattern supplies the braces and the time and level members.
     logger()->log(to_spdlog(level), "{}", std::string_view(text).substr(1, text.size() - 2));
+}
+
+void write_log_lines(std::string_view lines) {
+    // The pattern ends every message with a line break: leave out the last one.
+    if (lines.ends_with('\n')) lines.remove_suffix(1);
+    if (!lines.empty()) instance().lines->info("{}", lines);
 }
 
 }  // namespace ozzie

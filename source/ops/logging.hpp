@@ -27,4 +27,8 @@ bool log_enabled(log_level level) noexcept;
 // Writes one line. `fields` must never hold secrets, tokens, emails or phone numbers.
 void log(log_level level, std::string_view event, const boost::json::object& fields = {});
 
+// Writes `lines`, whole lines each ending in '\n' and already formatted, through the same
+// logger thread and in order with the lines of log(): the access log's per-thread buffers.
+void write_log_lines(std::string_view lines);
+
 }  // namespace ozzie

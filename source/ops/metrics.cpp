@@ -32,17 +32,27 @@ void histogram(std::string& out, const std::string& name, const std::string& lab
     sample(out, name + "_count", labels, static_cast<double>(h.cumulative.back()));
 }
 
+// Adds `other` to `total`, an empty snapshot or one with the same bounds.
+void add(histogram_snapshot& total, const histogram_snapshot& other) {
+    if (total.upper_bounds.empty()) {
+        total = other;
+        return;
+    }
+    for (std::size_t i = 0; i < total.cumulative.size(); ++i) total.cumulative[i] += other.cumulative[i];
+    total.sum += other.sum;
+}
+
 std::string route_label(route r) { return "route=\"" + std::string(route_template(r)) + "\""; }
 
 }  // namespace
 
-http_metrics::http_metrics() {
-    for (auto& r : routes_) r = std::make_unique<route_figures>();
+http_metrics::http_metrics(std::size_t threads) {
+    for (std::size_t i = 0; i < threads; ++i) shards_.push_back(std::make_unique<shard>());
 }
 
-void http_metrics::observe(route r, unsigned status, double seconds) noexcept {
-    auto& figures = *routes_[static_cast<std::size_t>(r)];
-    figures.by_status[status < statuses ? status : 0].fetch_add(1, std::memory_order_relaxed);
+void http_metrics::shard::observe(route r, unsigned status, double seconds) noexcept {
+    auto& figures = routes_[static_cast<std::size_t>(r)];
+    add<std::uint64_t>(figures.by_status[status < statuses ? status : 0], 1);
     figures.latency.observe(seconds);
 }
 
@@ -50,17 +60,25 @@ std::string http_metrics::prometheus_text(const service_stats& service) const {
     std::string out;
     header(out, "ozzie_http_requests_total", "counter", "Requests answered, by route template and status.");
     for (const auto r : all_routes)
-        for (std::size_t status = 0; status < statuses; ++status)
-            if (const auto n = routes_[static_cast<std::size_t>(r)]->by_status[status].load(std::memory_order_relaxed))
+        for (std::size_t status = 0; status < shard::statuses; ++status) {
+            std::uint64_t n = 0;
+            for (const auto& s : shards_)
+                n += s->routes_[static_cast<std::size_t>(r)].by_status[status].load(std::memory_order_relaxed);
+            if (n)
                 sample(out, "ozzie_http_requests_total", route_label(r) + ",status=\"" + std::to_string(status) + "\"",
                        static_cast<double>(n));
+        }
     header(out, "ozzie_http_request_duration_seconds", "histogram",
            "Time from a request's first byte to its answer being written, by route template.");
-    for (const auto r : all_routes)
-        histogram(out, "ozzie_http_request_duration_seconds", route_label(r),
-                  routes_[static_cast<std::size_t>(r)]->latency.snapshot());
+    for (const auto r : all_routes) {
+        histogram_snapshot latency;
+        for (const auto& s : shards_) add(latency, s->routes_[static_cast<std::size_t>(r)].latency.snapshot());
+        histogram(out, "ozzie_http_request_duration_seconds", route_label(r), latency);
+    }
+    std::int64_t open = 0;
+    for (const auto& s : shards_) open += s->open_connections_.load(std::memory_order_relaxed);
     header(out, "ozzie_http_open_connections", "gauge", "Client connections open now.");
-    sample(out, "ozzie_http_open_connections", "", static_cast<double>(open_connections_.load(std::memory_order_relaxed)));
+    sample(out, "ozzie_http_open_connections", "", static_cast<double>(open));
 
     header(out, "ozzie_commit_batch_size", "histogram", "Creates committed per WriteBatch (group commit).");
     histogram(out, "ozzie_commit_batch_size", "", service.commit_batch_size);

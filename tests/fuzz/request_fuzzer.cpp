@@ -1,11 +1,13 @@
 // libFuzzer harness over the in-process request-to-response path. An input is the bytes a
-// client sent on one connection: they go through Beast's request parser with the server's
-// limits, read the way source/http/session.cpp reads (pipelined requests included), and each
-// request through handle_request with a real user_service and client_registry.
+// client sent on one connection: they go through the server's request parser with its limits,
+// read the way source/http/session.cpp reads (pipelined requests included), and each request
+// through handle_request with a real user_service and client_registry, and one credential memo
+// for the connection, as a session has.
 //
-// Besides what ASan, UBSan and LeakSanitizer catch, every response must be well formed (see
-// check_response), and every create that answers 201 must then be found, identical, by its id
-// and by its percent-encoded external id. A violation aborts, which libFuzzer reports as a crash.
+// Besides what ASan, UBSan and LeakSanitizer catch, every response must be well formed once
+// serialized, as Beast's response parser reads it back (see check_response), and every create
+// that answers 201 must then be found, identical, by its id and by its percent-encoded external
+// id. A violation aborts, which libFuzzer reports as a crash.
 #include "auth/client_registry.hpp"
 #include "http/handlers.hpp"
 #include "http/rate_limiter.hpp"
@@ -19,6 +21,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <exception>
 #include <memory>
 #include <optional>
@@ -63,23 +66,6 @@ public:
 
 private:
     std::string_view rest_;
-};
-
-// A SyncWriteStream that only counts: serializing a response must work as the server's write.
-struct counting_sink {
-    std::size_t bytes = 0;
-    template <class ConstBuffers>
-    std::size_t write_some(const ConstBuffers& buffers, beast::error_code& ec) {
-        ec = {};
-        const std::size_t n = net::buffer_size(buffers);
-        bytes += n;
-        return n;
-    }
-    template <class ConstBuffers>
-    std::size_t write_some(const ConstBuffers& buffers) {
-        beast::error_code ec;
-        return write_some(buffers, ec);
-    }
 };
 
 // The spec's demo client (token base64("s2client:s2secret") = czJjbGllbnQ6czJzZWNyZXQ=) and a
@@ -133,15 +119,17 @@ struct harness {
 
     // handle_request run to completion on the io_context; creates resume on it from the
     // commit queue's thread.
-    response respond(const request& req, user_service& service) {
+    response respond(const request& req, user_service& service, credential_memo& credentials) {
         const request_context context{service, clients, limiter};
         request_outcome outcome;
-        std::optional<response> res;
+        response res;
+        res.reset(req);
+        bool done = false;
         std::exception_ptr thrown;
-        net::co_spawn(io, handle_request(req, context, outcome),
-                      [&](std::exception_ptr e, response r) {
-                          if (e) thrown = e;
-                          else res = std::move(r);
+        net::co_spawn(io, handle_request(req, context, credentials, outcome, res),
+                      [&](std::exception_ptr e) {
+                          thrown = e;
+                          done = true;
                       });
         io.restart();
         io.run();
@@ -154,8 +142,8 @@ struct harness {
                 fail("handle_request threw a non-exception");
             }
         }
-        if (!res) fail("handle_request did not complete");
-        return std::move(*res);
+        if (!done) fail("handle_request did not complete");
+        return res;
     }
 };
 
@@ -171,39 +159,52 @@ json::object parse_object(std::string_view body) {
     return std::move(v.as_object());
 }
 
-// What every response to a parsed request must be; returns its JSON body (empty for HEAD).
-json::object check_response(const request& req, const response& res) {
-    if (res.result_int() == 500) fail("500 INTERNAL_ERROR:", res.body());
-    if (res.version() != req.version()) fail("response version differs from the request's");
-    for (const auto& field : res)
-        if (has_line_break_or_nul(field.name_string()) || has_line_break_or_nul(field.value()))
-            fail("response header with CR, LF or NUL:", field.value());
-    counting_sink sink;
-    beast::error_code ec;
-    http::write(sink, res, ec);
-    if (ec) fail("response does not serialize:", ec.message());
+// The response as it goes on the wire, read back by Beast's response parser.
+using wire_response = http::response<http::string_body>;
 
-    if (req.method() == http::verb::head) {
-        if (!res.body().empty()) fail("HEAD response with a body");
-        return {};
-    }
-    if (res[http::field::content_length] != std::to_string(res.body().size()))
+// What every response to a parsed request must be; returns it as read back from the wire, and
+// its JSON body (empty for HEAD).
+std::pair<wire_response, json::object> check_response(const request& req, const response& res) {
+    if (res.status == http::status::internal_server_error) fail("500 INTERNAL_ERROR:", res.body);
+    for (const auto& [name, value] : res.headers)
+        if (has_line_break_or_nul(value)) fail("response header with CR, LF or NUL:", value);
+    std::string wire;
+    serialize(res, "fuzz-request", wire);
+    http::response_parser<http::string_body> parser;
+    parser.skip(req.method == http::verb::head);
+    parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+    beast::error_code ec;
+    parser.put(net::buffer(wire), ec);
+    if (!ec && !parser.is_done()) parser.put_eof(ec);
+    if (ec || !parser.is_done()) fail("response does not parse back:", wire);
+    wire_response back = parser.release();
+    if (back.version() != req.version) fail("response version differs from the request's");
+    if (back.result() != res.status) fail("status changed on the wire:", wire);
+    if (back[http::field::content_length] != std::to_string(res.body.size()))
         fail("Content-Length differs from the body's size");
-    json::object body = parse_object(res.body());
-    if (res.result_int() < 300) {
+    if (back["X-Request-Id"] != "fuzz-request") fail("no X-Request-Id:", wire);
+    for (const auto& [name, value] : res.headers)
+        if (back[name] != value) fail("a header changed on the wire:", wire);
+    if (req.method == http::verb::head) {
+        if (!back.body().empty()) fail("HEAD response with a body");
+        return {std::move(back), {}};
+    }
+    if (back.body() != res.body) fail("body changed on the wire:", wire);
+    json::object body = parse_object(res.body);
+    if (static_cast<unsigned>(res.status) < 300) {
         const auto* object = body.if_contains("object");
         const auto* data = body.if_contains("data");
         if (body.size() != 2 || !object || *object != "user" || !data || !data->is_object())
-            fail("success body not {\"object\":\"user\",\"data\":{...}}:", res.body());
+            fail("success body not {\"object\":\"user\",\"data\":{...}}:", res.body);
     } else {
         const auto* error = body.if_contains("error");
         const auto* fields = error ? error->if_object() : nullptr;
         const auto* code = fields ? fields->if_contains("code") : nullptr;
         const auto* message = fields ? fields->if_contains("message") : nullptr;
         if (body.size() != 1 || !code || !code->is_string() || !message || !message->is_string())
-            fail("error body not the envelope:", res.body());
+            fail("error body not the envelope:", res.body);
     }
-    return body;
+    return {std::move(back), std::move(body)};
 }
 
 std::string percent_encoded(std::string_view s) {
@@ -224,8 +225,8 @@ std::string percent_encoded(std::string_view s) {
 }
 
 // A 201 must be readable back, by id and by external id, with the same body, by its creator.
-void check_created(harness& h, user_service& service, const request& create, const response& res,
-                   const json::object& body) {
+void check_created(harness& h, user_service& service, credential_memo& credentials, const request& create,
+                   const wire_response& res, const json::object& body) {
     const json::object& data = body.at("data").as_object();
     const auto* id = data.if_contains("id");
     const auto* external = data.if_contains("external_user_id");
@@ -236,13 +237,17 @@ void check_created(harness& h, user_service& service, const request& create, con
     for (const std::string& target :
          {"/v1/users/" + std::string(id->as_string()),
           "/v1/users/external:" + percent_encoded(external->as_string())}) {
-        request get{http::verb::get, target, 11};
-        get.set(http::field::host, "fuzz");
-        get.set(http::field::authorization, create[http::field::authorization]);
-        const response found = h.respond(get, service);
-        if (found.result_int() == 429) continue;  // rate limited: nothing to compare
+        request get;
+        get.method = http::verb::get;
+        get.method_string = "GET";
+        get.target = target;
+        get.host = "fuzz";
+        get.host_count = 1;
+        get.authorization = create.authorization;
+        const response found = h.respond(get, service, credentials);
+        if (found.status == http::status::too_many_requests) continue;  // rate limited: nothing to compare
         check_response(get, found);
-        if (found.result_int() != 200 || found.body() != res.body())
+        if (found.status != http::status::ok || found.body != res.body())
             fail("created user not read back identically from", target);
     }
 }
@@ -261,8 +266,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     user_service& service = h.service();
     input_stream stream({reinterpret_cast<const char*>(data), size});
     beast::flat_buffer buffer;  // as in the session: bytes read past one request start the next
+    request req;
+    credential_memo credentials;
     for (;;) {
-        http::request_parser<http::string_body> parser;
+        request_parser parser(req);
         parser.header_limit(static_cast<std::uint32_t>(h.limits.header_limit));
         parser.body_limit(h.limits.body_limit);
         beast::error_code ec;
@@ -271,10 +278,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         // The end of the input, or a parse error: the session answers that by its own rules
         // (parse_failure in session.cpp, out of this harness's reach) and closes the connection.
         if (ec) return 0;
-        const request req = parser.release();
-        const response res = h.respond(req, service);
-        const json::object body = check_response(req, res);
-        if (res.result_int() == 201) check_created(h, service, req, res, body);
-        if (!res.keep_alive()) return 0;
+        const response res = h.respond(req, service, credentials);
+        const auto [back, body] = check_response(req, res);
+        if (res.status == http::status::created) check_created(h, service, credentials, req, back, body);
+        if (!res.keep_alive) return 0;
     }
 }

@@ -1,7 +1,9 @@
-// The JSON of users and create requests (source/http/user_json.hpp).
+// The JSON of users and create requests (source/http/user_json.hpp) and the JSON text writer
+// under it (source/json_text.hpp).
 #include <boost/test/unit_test.hpp>
 
 #include "http/user_json.hpp"
+#include "json_text.hpp"
 
 #include "support/result_text.hpp"
 
@@ -49,6 +51,18 @@ std::vector<std::string> keys_of(const json::object& o) {
     return keys;
 }
 
+std::string user_body(const ozzie::user& u) {
+    std::string body;
+    ozzie::append_user_body(body, u);
+    return body;
+}
+
+std::string utc_text(sys_seconds t) {
+    std::string text;
+    ozzie::json_text::append_utc_time(text, t);
+    return text;
+}
+
 std::string joined(const std::vector<std::string>& v) {
     std::string out;
     for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
@@ -60,7 +74,7 @@ std::string joined(const std::vector<std::string>& v) {
 BOOST_AUTO_TEST_SUITE(user_body_rendering)
 
 BOOST_AUTO_TEST_CASE(spec_example_renders_exactly) {
-    const std::string body = ozzie::user_body(spec_user());
+    const std::string body = user_body(spec_user());
     json::value parsed;
     BOOST_REQUIRE_NO_THROW(parsed = json::parse(body));
     // Re-serializing keeps the member order, so this checks order and values exactly.
@@ -72,7 +86,7 @@ BOOST_AUTO_TEST_CASE(spec_example_renders_exactly) {
 }
 
 BOOST_AUTO_TEST_CASE(has_exactly_the_documented_fields_in_order) {
-    const json::value parsed = json::parse(ozzie::user_body(spec_user()));
+    const json::value parsed = json::parse(user_body(spec_user()));
     BOOST_REQUIRE(parsed.is_object());
     BOOST_TEST(joined(keys_of(parsed.as_object())) == "object,data");
     BOOST_TEST(parsed.at("object").as_string() == "user");
@@ -82,7 +96,7 @@ BOOST_AUTO_TEST_CASE(has_exactly_the_documented_fields_in_order) {
 }
 
 BOOST_AUTO_TEST_CASE(owner_client_id_is_not_exposed) {
-    const std::string body = ozzie::user_body(spec_user());
+    const std::string body = user_body(spec_user());
     BOOST_TEST(!contains(body, "client_id"));
     BOOST_TEST(!contains(body, "s2client"));
 }
@@ -92,7 +106,7 @@ BOOST_AUTO_TEST_CASE(absent_optional_fields_are_null) {
     u.name.reset();
     u.email.reset();
     u.phone.reset();
-    const json::value parsed = json::parse(ozzie::user_body(u));
+    const json::value parsed = json::parse(user_body(u));
     const json::object& data = parsed.at("data").as_object();
     BOOST_TEST(data.size() == 8u);
     BOOST_REQUIRE(data.contains("name"));
@@ -115,13 +129,13 @@ BOOST_AUTO_TEST_CASE(each_onboarding_stage_has_its_api_spelling) {
     for (const auto& [stage, text] : stages) {
         u.stage = stage;
         BOOST_TEST(ozzie::to_string(stage) == text);
-        const json::value parsed = json::parse(ozzie::user_body(u));
+        const json::value parsed = json::parse(user_body(u));
         BOOST_TEST(parsed.at("data").at("onboarding_stage").as_string() == text);
     }
 }
 
 BOOST_AUTO_TEST_CASE(created_at_is_utc_with_seconds_and_z) {
-    const json::value parsed = json::parse(ozzie::user_body(spec_user()));
+    const json::value parsed = json::parse(user_body(spec_user()));
     BOOST_TEST(parsed.at("data").at("created_at").as_string() == "2025-05-05T14:30:00Z");
 }
 
@@ -130,7 +144,7 @@ BOOST_AUTO_TEST_CASE(special_characters_are_escaped_and_round_trip) {
     u.external_user_id = "ext \"quoted\" \\ back/slash\ttab";
     u.name = "Zo\xC3\xAB \"Z\" O'Neil\nsecond line \xF0\x9F\x98\x80 \xE6\x97\xA5";
     u.email = "weird\x01" "ctl@example.com";  // control characters must be escaped too
-    const std::string body = ozzie::user_body(u);
+    const std::string body = user_body(u);
     json::value parsed;
     BOOST_REQUIRE_NO_THROW(parsed = json::parse(body));
     const json::object& data = parsed.at("data").as_object();
@@ -141,26 +155,67 @@ BOOST_AUTO_TEST_CASE(special_characters_are_escaped_and_round_trip) {
     BOOST_TEST(!contains(body, "\n"));
 }
 
+BOOST_AUTO_TEST_CASE(appends_to_what_the_buffer_holds) {
+    std::string out = "kept:";
+    ozzie::append_user_body(out, spec_user());
+    BOOST_TEST(out == "kept:" + user_body(spec_user()));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
-BOOST_AUTO_TEST_SUITE(format_timestamp_suite)
+BOOST_AUTO_TEST_SUITE(utc_time_suite)
 
-BOOST_AUTO_TEST_CASE(spec_example) {
-    BOOST_TEST(ozzie::format_timestamp(spec_created_at) == "2025-05-05T14:30:00Z");
-}
+BOOST_AUTO_TEST_CASE(spec_example) { BOOST_TEST(utc_text(spec_created_at) == "2025-05-05T14:30:00"); }
 
-BOOST_AUTO_TEST_CASE(unix_epoch) {
-    BOOST_TEST(ozzie::format_timestamp(sys_seconds{}) == "1970-01-01T00:00:00Z");
-}
+BOOST_AUTO_TEST_CASE(unix_epoch) { BOOST_TEST(utc_text(sys_seconds{}) == "1970-01-01T00:00:00"); }
 
 BOOST_AUTO_TEST_CASE(fields_are_zero_padded) {
     const sys_seconds t = sys_days{year{2000} / February / 29} + hours{1} + minutes{2} + seconds{3};
-    BOOST_TEST(ozzie::format_timestamp(t) == "2000-02-29T01:02:03Z");
+    BOOST_TEST(utc_text(t) == "2000-02-29T01:02:03");
 }
 
 BOOST_AUTO_TEST_CASE(last_second_of_a_year) {
     const sys_seconds t = sys_days{year{2024} / December / 31} + hours{23} + minutes{59} + seconds{59};
-    BOOST_TEST(ozzie::format_timestamp(t) == "2024-12-31T23:59:59Z");
+    BOOST_TEST(utc_text(t) == "2024-12-31T23:59:59");
+}
+
+BOOST_AUTO_TEST_CASE(years_below_1000_have_four_digits) {
+    BOOST_TEST(utc_text(sys_days{year{987} / January / 2}) == "0987-01-02T00:00:00");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// The writer must give the bytes Boost.JSON's serializer gives, escapes included.
+BOOST_AUTO_TEST_SUITE(json_text_suite)
+
+std::string written(std::string_view s) {
+    std::string out;
+    ozzie::json_text::append_string(out, s);
+    return out;
+}
+
+BOOST_AUTO_TEST_CASE(every_ascii_character_is_escaped_as_boost_json_does) {
+    for (int c = 0; c < 0x80; ++c) {
+        const std::string s = "a" + std::string(1, static_cast<char>(c)) + "b";
+        BOOST_TEST(written(s) == json::serialize(json::string(s)), "character " << c);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(utf8_passes_through_and_runs_of_escapes_are_exact) {
+    for (const std::string& s : {std::string(""), std::string("\\"), std::string("\"\"\\\\"), std::string("\x01\x1f\x7f"),
+                                std::string("Zo\xC3\xAB \xF0\x9F\x98\x80 \xE6\x97\xA5"), std::string("end\n"),
+                                std::string("\tstart"), std::string("nul\0inside", 10)}) {
+        BOOST_TEST(written(s) == json::serialize(json::string(s)));
+        BOOST_TEST(json::parse(written(s)).as_string() == s);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(numbers_are_decimal) {
+    for (const std::uint64_t n : {std::uint64_t{0}, std::uint64_t{7}, std::uint64_t{201}, std::uint64_t{18446744073709551615u}}) {
+        std::string out;
+        ozzie::json_text::append_number(out, n);
+        BOOST_TEST(out == std::to_string(n));
+    }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,72 @@
+#include "http/request.hpp"
+
+namespace ozzie {
+
+void request::clear() noexcept {
+    method = http::verb::unknown;
+    method_string.clear();
+    target.clear();
+    version = 11;
+    keep_alive = true;
+    chunked = false;
+    host.clear();
+    authorization.clear();
+    expect.clear();
+    request_id.clear();
+    host_count = content_length_count = transfer_encoding_count = 0;
+    body.clear();
+}
+
+request_parser::request_parser(request& storage) noexcept : req_(storage) { req_.clear(); }
+
+void request_parser::on_request_impl(http::verb method, beast::string_view method_string,
+                                     beast::string_view target, int version, beast::error_code&) {
+    req_.method = method;
+    req_.method_string.assign(method_string.data(), method_string.size());
+    req_.target.assign(target.data(), target.size());
+    req_.version = static_cast<unsigned>(version);
+}
+
+void request_parser::on_field_impl(http::field name, beast::string_view name_string, beast::string_view value,
+                                   beast::error_code&) {
+    // Only the first of each header counts, as for Beast's message[field].
+    const auto keep_first = [value](std::string& kept, bool& seen) {
+        if (!seen) kept.assign(value.data(), value.size());
+        seen = true;
+    };
+    switch (name) {
+    case http::field::host:
+        if (req_.host_count++ == 0) req_.host.assign(value.data(), value.size());
+        break;
+    case http::field::authorization: keep_first(req_.authorization, seen_authorization_); break;
+    case http::field::expect: keep_first(req_.expect, seen_expect_); break;
+    case http::field::content_length: ++req_.content_length_count; break;
+    case http::field::transfer_encoding: ++req_.transfer_encoding_count; break;
+    case http::field::unknown:
+        if (beast::iequals(name_string, "X-Request-Id")) keep_first(req_.request_id, seen_request_id_);
+        break;
+    default: break;
+    }
+}
+
+void request_parser::on_header_impl(beast::error_code&) {
+    req_.keep_alive = keep_alive();
+    req_.chunked = chunked();
+}
+
+void request_parser::on_body_init_impl(const boost::optional<std::uint64_t>& content_length, beast::error_code&) {
+    // Bounded by the body limit, which the parser has checked against Content-Length already.
+    if (content_length) req_.body.reserve(static_cast<std::size_t>(*content_length));
+}
+
+std::size_t request_parser::on_body_impl(beast::string_view body, beast::error_code&) {
+    req_.body.append(body.data(), body.size());
+    return body.size();
+}
+
+std::size_t request_parser::on_chunk_body_impl(std::uint64_t, beast::string_view body, beast::error_code&) {
+    req_.body.append(body.data(), body.size());
+    return body.size();
+}
+
+}  // namespace ozzie
