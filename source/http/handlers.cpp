@@ -15,16 +15,15 @@ constexpr std::string_view external_prefix = "external:";
 // user_service::async_create as an awaitable. The answer comes on the writer thread and is
 // posted back to this coroutine's executor; the work guard keeps the io_context running
 // meanwhile, so a graceful stop still delivers it.
-net::awaitable<result<user>> create(user_service& service, std::string_view client_id,
-                                    new_user request) {
-    auto executor = co_await net::this_coro::executor;
-    co_return co_await net::async_initiate<const net::use_awaitable_t<>&, void(result<user>)>(
+awaitable<result<user>> create(user_service& service, std::string_view client_id, new_user request) {
+    const executor ex = co_await net::this_coro::executor;
+    co_return co_await net::async_initiate<const net::use_awaitable_t<executor>&, void(result<user>)>(
         [&](auto handler) {
             struct waiter {
                 decltype(handler) resume;
-                net::executor_work_guard<net::any_io_executor> work;
+                net::executor_work_guard<executor> work;
             };
-            auto state = std::make_shared<waiter>(waiter{std::move(handler), net::make_work_guard(executor)});
+            auto state = std::make_shared<waiter>(waiter{std::move(handler), net::make_work_guard(ex)});
             service.async_create(client_id, std::move(request), [state](result<user> r) {
                 const auto target = state->work.get_executor();
                 net::post(target, [state, r = std::move(r)]() mutable {
@@ -32,7 +31,7 @@ net::awaitable<result<user>> create(user_service& service, std::string_view clie
                 });
             });
         },
-        net::use_awaitable);
+        use_awaitable);
 }
 
 class handler {
@@ -41,7 +40,7 @@ public:
             request_outcome& outcome, response& res)
         : req_(req), context_(context), credentials_(credentials), outcome_(outcome), res_(res) {}
 
-    net::awaitable<void> run() {
+    awaitable<> run() {
         const auto match = match_route(req_.target);
         outcome_.which = match.which;
         outcome_.route_name = route_template(match.which);
@@ -75,7 +74,7 @@ private:
         append_user_body(res_.body, u);
     }
 
-    net::awaitable<void> create_user(std::string_view client_id) {
+    awaitable<> create_user(std::string_view client_id) {
         auto request = parse_new_user(req_.body);
         if (!request) co_return set_error(res_, request.error());
         const auto created = co_await create(context_.service, client_id, std::move(*request));
@@ -111,7 +110,7 @@ private:
 
 }  // namespace
 
-net::awaitable<void> handle_request(const request& req, const request_context& context,
+awaitable<> handle_request(const request& req, const request_context& context,
                                     credential_memo& credentials, request_outcome& outcome, response& res) {
     handler h(req, context, credentials, outcome, res);
     co_await h.run();

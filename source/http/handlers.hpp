@@ -33,7 +33,7 @@ struct request_outcome {
 // Fills in `res` (reset for `req` by the caller) with the answer to `req`; `outcome` is filled
 // in along the way. `credentials` is the connection's. Creates wait on the commit queue
 // without blocking the calling thread.
-net::awaitable<void> handle_request(const request& req, const request_context& context,
+awaitable<> handle_request(const request& req, const request_context& context,
                                     credential_memo& credentials, request_outcome& outcome, response& res);
 
 }  // namespace ozzie

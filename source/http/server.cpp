@@ -14,11 +14,16 @@ namespace ozzie {
 namespace {
 
 using tcp = net::ip::tcp;
+using clock = std::chrono::steady_clock;
 // SO_REUSEPORT lets every thread's acceptor bind the same port; the kernel spreads connections.
 using reuse_port = net::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
 // How long stop() lets requests in flight finish before it stops the threads anyway.
 constexpr auto stop_deadline = std::chrono::seconds(10);
+// How often a thread checks its connections' deadlines: how late a timeout may fire.
+constexpr auto housekeeping_period = std::chrono::milliseconds(100);
+// How often a thread hands its access log lines to the logger.
+constexpr auto log_flush_period = std::chrono::seconds(1);
 
 // One network thread: its own io_context, acceptor and sessions; nothing is shared with the
 // others but the service and the clients.
@@ -27,9 +32,9 @@ constexpr auto stop_deadline = std::chrono::seconds(10);
 struct worker {
     session_registry sessions;
     net::io_context io{1};
-    net::steady_timer log_flush{io};  // hands the access log's lines to the logger every second
-    tcp::acceptor acceptor{io};
-    std::optional<tcp::acceptor> tls_acceptor;  // with an HTTPS listener
+    steady_timer housekeeping{io.get_executor()};  // timeouts and the access log's flushes
+    tcp_acceptor acceptor{io.get_executor()};
+    std::optional<tcp_acceptor> tls_acceptor;  // with an HTTPS listener
     std::optional<request_context> context;  // this thread's; touched only on it
     request_handler handler;
     std::future<void> finished;
@@ -38,14 +43,14 @@ struct worker {
 
 // Accepts connections on `acceptor` and gives each to `serve`.
 template <class Serve>
-net::awaitable<void> accept_loop(tcp::acceptor& acceptor, Serve serve) {
+awaitable<> accept_loop(tcp_acceptor& acceptor, Serve serve) {
     for (;;) {
-        auto [ec, socket] = co_await acceptor.async_accept(net::as_tuple(net::use_awaitable));
+        auto [ec, socket] = co_await acceptor.async_accept(net::as_tuple(use_awaitable));
         if (!acceptor.is_open()) co_return;
         if (ec) {
             // Out of descriptors and the like: wait a little rather than spin.
-            net::steady_timer pause(acceptor.get_executor(), std::chrono::milliseconds(10));
-            co_await pause.async_wait(net::as_tuple(net::use_awaitable));
+            steady_timer pause(acceptor.get_executor(), std::chrono::milliseconds(10));
+            co_await pause.async_wait(net::as_tuple(use_awaitable));
             continue;
         }
         serve(std::move(socket));
@@ -70,7 +75,7 @@ bool overlap(const tcp::endpoint& a, const tcp::endpoint& b) {
 }
 
 // Listens on `endpoint`, sharing the port with the other threads' acceptors (SO_REUSEPORT).
-void listen(tcp::acceptor& acceptor, tcp::endpoint& endpoint) {
+void listen(tcp_acceptor& acceptor, tcp::endpoint& endpoint) {
     acceptor.open(endpoint.protocol());
     acceptor.set_option(tcp::acceptor::reuse_address(true));
     acceptor.set_option(reuse_port(true));
@@ -99,19 +104,27 @@ tcp::endpoint resolve(const std::string& host, std::uint16_t port) {
         ->endpoint();
 }
 
-net::awaitable<void> flush_log_every_second(net::steady_timer& timer) {
+// Until stop() cancels its timer: ends the connections past their deadline, and hands the
+// access log's lines to the logger every second.
+awaitable<> housekeep(worker& w) {
+    auto flushed = clock::now();
     for (;;) {
-        timer.expires_after(std::chrono::seconds(1));
-        const auto [ec] = co_await timer.async_wait(net::as_tuple(net::use_awaitable));
+        w.housekeeping.expires_after(housekeeping_period);
+        const auto [ec] = co_await w.housekeeping.async_wait(net::as_tuple(use_awaitable));
         if (ec) co_return;  // stopping
-        flush_access_log();
+        const auto now = clock::now();
+        w.sessions.expire(now);
+        if (now - flushed >= log_flush_period) {
+            flush_access_log();
+            flushed = now;
+        }
     }
 }
 
 // Runs the worker's io_context on a thread of its own until it runs out of work, then writes
 // out the access log lines the thread still holds.
 void run_in_thread(worker& w) {
-    net::co_spawn(w.io, flush_log_every_second(w.log_flush), net::detached);
+    net::co_spawn(w.io, housekeep(w), net::detached);
     std::packaged_task<void()> run([&io = w.io] {
         io.run();
         flush_access_log();
@@ -137,10 +150,10 @@ struct server::impl {
 
     // Serves a client connection on `w` (over TLS if `secure`), or answers 503 past the
     // connection limit.
-    void serve(worker& w, http_metrics::shard& shard, tcp::socket socket, bool secure) {
+    void serve(worker& w, http_metrics::shard& shard, tcp_socket socket, bool secure) {
         const auto closed = [this](std::exception_ptr) { open_connections.fetch_sub(1, std::memory_order_relaxed); };
         if (open_connections.fetch_add(1, std::memory_order_relaxed) >= options.max_connections)
-            net::co_spawn(w.io, refuse_connection(std::move(socket), options), closed);
+            net::co_spawn(w.io, refuse_connection(std::move(socket)), closed);
         else if (secure)
             net::co_spawn(w.io, run_tls_session(std::move(socket), *tls, w.handler, options, w.sessions, &shard), closed);
         else
@@ -216,7 +229,7 @@ std::uint16_t server::start() {
         admin = std::make_unique<worker>();
         listen(admin->acceptor, *admin_endpoint);
         m.admin_handler = [&m](const request& req, credential_memo&, request_outcome& outcome,
-                               response& res) -> net::awaitable<void> {
+                               response& res) -> awaitable<> {
             handle_admin_request(req, m.service, *m.metrics, outcome.route_name, res);
             co_return;
         };
@@ -229,17 +242,17 @@ std::uint16_t server::start() {
         auto& w = m.workers[i];
         auto& shard = m.metrics->for_thread(i);
         net::co_spawn(w->io,
-                      accept_loop(w->acceptor, [&m, &w = *w, &shard](tcp::socket s) { m.serve(w, shard, std::move(s), false); }),
+                      accept_loop(w->acceptor, [&m, &w = *w, &shard](tcp_socket s) { m.serve(w, shard, std::move(s), false); }),
                       net::detached);
         if (w->tls_acceptor)
-            net::co_spawn(w->io, accept_loop(*w->tls_acceptor, [&m, &w = *w, &shard](tcp::socket s) {
+            net::co_spawn(w->io, accept_loop(*w->tls_acceptor, [&m, &w = *w, &shard](tcp_socket s) {
                               m.serve(w, shard, std::move(s), true);
                           }),
                           net::detached);
         run_in_thread(*w);
     }
     if (m.admin) {
-        net::co_spawn(m.admin->io, accept_loop(m.admin->acceptor, [&m](tcp::socket s) {
+        net::co_spawn(m.admin->io, accept_loop(m.admin->acceptor, [&m](tcp_socket s) {
             net::co_spawn(m.admin->io, run_session(std::move(s), m.admin_handler, m.options, m.admin->sessions, nullptr),
                           net::detached);
         }), net::detached);
@@ -291,7 +304,7 @@ void server::stop() {
             beast::error_code ignored;
             w.acceptor.close(ignored);
             if (w.tls_acceptor) w.tls_acceptor->close(ignored);
-            w.log_flush.cancel();
+            w.housekeeping.cancel();
             w.sessions.stop();
         });
     const auto deadline = std::chrono::steady_clock::now() + stop_deadline;

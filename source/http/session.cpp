@@ -65,8 +65,7 @@ std::optional<ozzie::error> framing_error(const request& req) {
 
 bool is_disconnect(const beast::error_code& ec) {
     return ec == http::error::end_of_stream || ec == net::error::eof ||
-           ec == net::error::connection_reset || ec == beast::error::timeout ||
-           ec == net::error::operation_aborted;
+           ec == net::error::connection_reset || ec == net::error::operation_aborted;
 }
 
 }  // namespace
@@ -74,7 +73,17 @@ bool is_disconnect(const beast::error_code& ec) {
 void session_registry::stop() {
     stopping = true;
     for (auto& session : sessions)
-        if (!session.busy) session.stream->cancel();
+        if (!session.busy) session.socket->cancel();
+}
+
+void session_registry::expire(clock::time_point now) {
+    for (auto& session : sessions)
+        if (session.deadline <= now) {
+            beast::error_code ignored;
+            // Shut down first, so that an operation started after the cancel fails too.
+            session.socket->shutdown(net::socket_base::shutdown_both, ignored);
+            session.socket->cancel(ignored);
+        }
 }
 
 namespace {
@@ -82,9 +91,9 @@ namespace {
 // The request loop over a plain or TLS stream; the timeouts and the registry work on the TCP
 // layer underneath.
 template <class Stream>
-net::awaitable<void> serve(Stream& stream, const request_handler& handler, const server_options& options,
-                           session_registry& registry, http_metrics::shard* metrics) {
-    auto& tcp = beast::get_lowest_layer(stream);
+awaitable<> serve(Stream& stream, session_registry::entry& entry, const request_handler& handler,
+                  const server_options& options, session_registry& registry, http_metrics::shard* metrics) {
+    using clock = session_registry::clock;
     if (metrics) metrics->connection_opened();
     struct closed {
         http_metrics::shard* metrics;
@@ -92,12 +101,6 @@ net::awaitable<void> serve(Stream& stream, const request_handler& handler, const
             if (metrics) metrics->connection_closed();
         }
     } count_close{metrics};
-    const auto entry = registry.sessions.insert(registry.sessions.end(), {&tcp, false});
-    struct unregister {
-        session_registry& registry;
-        std::list<session_registry::entry>::iterator entry;
-        ~unregister() { registry.sessions.erase(entry); }
-    } guard{registry, entry};
 
     // Kept for the whole connection and refilled for each request: after the first few
     // requests, a request allocates nothing here.
@@ -107,26 +110,25 @@ net::awaitable<void> serve(Stream& stream, const request_handler& handler, const
     std::string id;
     std::string out;
     credential_memo credentials;
+    auto now = clock::now();  // after each answer is written
     while (!registry.stopping) {
         beast::error_code ec;
         std::size_t n = 0;
         // Between requests the idle timeout applies; from the first byte of a request on, the
         // whole request must arrive within the request timeout.
         if (buffer.size() == 0) {
-            tcp.expires_after(options.idle_timeout);
-            std::tie(ec, n) = co_await stream.async_read_some(buffer.prepare(4096),
-                                                              net::as_tuple(net::use_awaitable));
+            entry.deadline = now + options.idle_timeout;
+            std::tie(ec, n) = co_await stream.async_read_some(buffer.prepare(4096), net::as_tuple(use_awaitable));
             if (ec) break;
             buffer.commit(n);
         }
-        const auto started = std::chrono::steady_clock::now();
+        const auto started = clock::now();
         request_parser parser(req);
         parser.header_limit(static_cast<std::uint32_t>(options.header_limit));
         parser.body_limit(options.body_limit);
-        tcp.expires_after(options.request_timeout);
+        entry.deadline = started + options.request_timeout;
 
-        std::tie(ec, n) = co_await http::async_read_header(stream, buffer, parser,
-                                                           net::as_tuple(net::use_awaitable));
+        std::tie(ec, n) = co_await http::async_read_header(stream, buffer, parser, net::as_tuple(use_awaitable));
         std::optional<ozzie::error> refused;
         // Beast checks header_limit only at read boundaries; `n`, the bytes the parser took for
         // the header, is exact.
@@ -134,18 +136,17 @@ net::awaitable<void> serve(Stream& stream, const request_handler& handler, const
         if (!ec && !refused) refused = framing_error(req);
         if (!ec && !refused && beast::iequals(req.expect, "100-continue")) {
             static constexpr std::string_view go_on = "HTTP/1.1 100 Continue\r\n\r\n";
-            std::tie(ec, n) = co_await net::async_write(stream, net::buffer(go_on), net::as_tuple(net::use_awaitable));
+            std::tie(ec, n) = co_await net::async_write(stream, net::buffer(go_on), net::as_tuple(use_awaitable));
         }
         if (!ec && !refused && !parser.is_done())
-            std::tie(ec, n) = co_await http::async_read(stream, buffer, parser,
-                                                        net::as_tuple(net::use_awaitable));
+            std::tie(ec, n) = co_await http::async_read(stream, buffer, parser, net::as_tuple(use_awaitable));
         if (is_disconnect(ec)) break;
         if (ec) {
             const auto unread = buffer.cdata();
             refused = parse_failure(ec, {static_cast<const char*>(unread.data()), unread.size()}, options);
         }
 
-        entry->busy = true;
+        entry.busy = true;
         const bool header_done = parser.is_header_done();
         request_id(header_done ? std::string_view(req.request_id) : std::string_view(), id);
         request_outcome outcome;
@@ -170,10 +171,11 @@ net::awaitable<void> serve(Stream& stream, const request_handler& handler, const
         if (registry.stopping) res.keep_alive = false;
         out.clear();
         serialize(res, id, out);
-        tcp.expires_after(options.write_timeout);
-        std::tie(ec, n) = co_await net::async_write(stream, net::buffer(out), net::as_tuple(net::use_awaitable));
-        entry->busy = false;
-        const auto latency = std::chrono::steady_clock::now() - started;
+        entry.deadline = clock::now() + options.write_timeout;
+        std::tie(ec, n) = co_await net::async_write(stream, net::buffer(out), net::as_tuple(use_awaitable));
+        entry.busy = false;
+        now = clock::now();
+        const auto latency = now - started;
         const auto status = static_cast<unsigned>(res.status);
         if (metrics) metrics->observe(outcome.which, status, std::chrono::duration<double>(latency).count());
         log_access({.request_id = id,
@@ -186,37 +188,48 @@ net::awaitable<void> serve(Stream& stream, const request_handler& handler, const
     }
 }
 
-beast::tcp_stream prepared(net::ip::tcp::socket socket) {
-    beast::error_code ignored;
-    socket.set_option(net::ip::tcp::no_delay(true), ignored);
-    return beast::tcp_stream(std::move(socket));
-}
+// Registers the connection with its thread's sessions for as long as it lives.
+class registration {
+public:
+    registration(session_registry& registry, tcp_socket& socket)
+        : registry_(registry), entry_(registry.sessions.insert(registry.sessions.end(), {&socket})) {}
+    ~registration() { registry_.sessions.erase(entry_); }
+    registration(const registration&) = delete;
+    registration& operator=(const registration&) = delete;
+
+    session_registry::entry& entry() { return *entry_; }
+
+private:
+    session_registry& registry_;
+    std::list<session_registry::entry>::iterator entry_;
+};
 
 }  // namespace
 
-net::awaitable<void> run_session(net::ip::tcp::socket socket, const request_handler& handler,
-                                 const server_options& options, session_registry& registry,
-                                 http_metrics::shard* metrics) {
-    auto stream = prepared(std::move(socket));
-    co_await serve(stream, handler, options, registry, metrics);
+awaitable<> run_session(tcp_socket socket, const request_handler& handler, const server_options& options,
+                        session_registry& registry, http_metrics::shard* metrics) {
     beast::error_code ignored;
-    stream.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
+    socket.set_option(net::ip::tcp::no_delay(true), ignored);
+    registration session(registry, socket);
+    co_await serve(socket, session.entry(), handler, options, registry, metrics);
+    socket.shutdown(net::ip::tcp::socket::shutdown_send, ignored);
 }
 
-net::awaitable<void> run_tls_session(net::ip::tcp::socket socket, net::ssl::context& tls,
-                                     const request_handler& handler, const server_options& options,
-                                     session_registry& registry, http_metrics::shard* metrics) {
-    beast::ssl_stream<beast::tcp_stream> stream(prepared(std::move(socket)), tls);
-    beast::get_lowest_layer(stream).expires_after(options.request_timeout);
-    auto [ec] = co_await stream.async_handshake(net::ssl::stream_base::server, net::as_tuple(net::use_awaitable));
+awaitable<> run_tls_session(tcp_socket socket, net::ssl::context& tls, const request_handler& handler,
+                            const server_options& options, session_registry& registry, http_metrics::shard* metrics) {
+    beast::error_code ignored;
+    socket.set_option(net::ip::tcp::no_delay(true), ignored);
+    net::ssl::stream<tcp_socket> stream(std::move(socket), tls);
+    registration session(registry, stream.next_layer());
+    session.entry().deadline = session_registry::clock::now() + options.request_timeout;
+    auto [ec] = co_await stream.async_handshake(net::ssl::stream_base::server, net::as_tuple(use_awaitable));
     if (ec) co_return;  // not TLS, or not ours: nothing to answer
-    co_await serve(stream, handler, options, registry, metrics);
-    beast::get_lowest_layer(stream).expires_after(options.write_timeout);
-    co_await stream.async_shutdown(net::as_tuple(net::use_awaitable));
+    co_await serve(stream, session.entry(), handler, options, registry, metrics);
+    session.entry().deadline = session_registry::clock::now() + options.write_timeout;
+    co_await stream.async_shutdown(net::as_tuple(use_awaitable));
 }
 
-net::awaitable<void> refuse_connection(net::ip::tcp::socket socket, const server_options& options) {
-    beast::tcp_stream stream(std::move(socket));
+awaitable<> refuse_connection(tcp_socket socket) {
     response res;
     res.keep_alive = false;
     set_error(res, messages::unavailable());
@@ -225,10 +238,11 @@ net::awaitable<void> refuse_connection(net::ip::tcp::socket socket, const server
     request_id({}, id);
     std::string out;
     serialize(res, id, out);
-    stream.expires_after(options.write_timeout);
-    co_await net::async_write(stream, net::buffer(out), net::as_tuple(net::use_awaitable));
+    // A few hundred bytes on a new connection fit in its send buffer: the write cannot block,
+    // so it needs no timeout.
+    co_await net::async_write(socket, net::buffer(out), net::as_tuple(use_awaitable));
     beast::error_code ignored;
-    stream.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
+    socket.shutdown(net::ip::tcp::socket::shutdown_send, ignored);
 }
 
 }  // namespace ozzie
