@@ -87,6 +87,97 @@ private:
     std::vector<std::string> seen_;
 };
 
+// The create bodies clients send: an object of known writable fields, each once, with string
+// values (null for the optional ones) and an external_user_id. Read in one pass straight into
+// a new_user; anything else stops it (the handler returns false), and the full reading below
+// finds and names the defect.
+class create_body_handler {
+public:
+    static constexpr std::size_t max_object_size = std::size_t(-1);
+    static constexpr std::size_t max_array_size = std::size_t(-1);
+    static constexpr std::size_t max_key_size = std::size_t(-1);
+    static constexpr std::size_t max_string_size = std::size_t(-1);
+
+    new_user request;
+
+    bool complete() const noexcept { return seen_ & external_user_id_bit; }
+
+    bool on_document_begin(json::error_code&) { return true; }
+    bool on_document_end(json::error_code&) { return true; }
+    bool on_object_begin(json::error_code& ec) { return depth_++ == 0 || stop(ec); }
+    bool on_object_end(std::size_t, json::error_code&) { return true; }
+    bool on_array_begin(json::error_code& ec) { return stop(ec); }
+    bool on_array_end(std::size_t, json::error_code& ec) { return stop(ec); }
+    bool on_key_part(json::string_view part, std::size_t, json::error_code&) {
+        key_.append(part.data(), part.size());
+        return true;
+    }
+    bool on_key(json::string_view part, std::size_t, json::error_code& ec) {
+        key_.append(part.data(), part.size());
+        value_ = nullptr;
+        for (std::size_t i = 0; i < std::size(fields); ++i)
+            if (key_ == fields[i].name) {
+                if (seen_ & (1u << i)) return stop(ec);  // a duplicate
+                seen_ |= 1u << i;
+                field_ = i;
+                value_ = fields[i].optional ? &(request.*fields[i].optional).emplace() : &(request.*fields[i].required);
+            }
+        key_.clear();
+        return value_ || stop(ec);
+    }
+    // Strings and nulls are welcome only as the value of a field (not as the whole body).
+    bool on_string_part(json::string_view part, std::size_t, json::error_code& ec) {
+        if (!value_) return stop(ec);
+        value_->append(part.data(), part.size());
+        return true;
+    }
+    bool on_string(json::string_view part, std::size_t, json::error_code& ec) {
+        if (!value_) return stop(ec);
+        value_->append(part.data(), part.size());
+        value_ = nullptr;
+        return true;
+    }
+    bool on_null(json::error_code& ec) {
+        if (!value_ || !fields[field_].optional) return stop(ec);
+        (request.*fields[field_].optional).reset();
+        value_ = nullptr;
+        return true;
+    }
+    bool on_number_part(json::string_view, json::error_code& ec) { return stop(ec); }
+    bool on_int64(std::int64_t, json::string_view, json::error_code& ec) { return stop(ec); }
+    bool on_uint64(std::uint64_t, json::string_view, json::error_code& ec) { return stop(ec); }
+    bool on_double(double, json::string_view, json::error_code& ec) { return stop(ec); }
+    bool on_bool(bool, json::error_code& ec) { return stop(ec); }
+    bool on_comment_part(json::string_view, json::error_code& ec) { return stop(ec); }
+    bool on_comment(json::string_view, json::error_code& ec) { return stop(ec); }
+
+private:
+    struct field {
+        std::string_view name;
+        std::string new_user::*required;
+        std::optional<std::string> new_user::*optional;
+    };
+    static constexpr field fields[] = {
+        {"external_user_id", &new_user::external_user_id, nullptr},
+        {"name", nullptr, &new_user::name},
+        {"email", nullptr, &new_user::email},
+        {"phone", nullptr, &new_user::phone},
+        {"language", nullptr, &new_user::language},
+    };
+    static constexpr unsigned external_user_id_bit = 1;
+
+    static bool stop(json::error_code& ec) {
+        ec = json::error::extra_data;  // any error: the parse stops, and the full reading takes over
+        return false;
+    }
+
+    std::size_t depth_ = 0;
+    std::string key_;
+    unsigned seen_ = 0;
+    std::size_t field_ = 0;
+    std::string* value_ = nullptr;
+};
+
 bool contains(const auto& fields, std::string_view key) {
     return std::find(fields.begin(), fields.end(), key) != fields.end();
 }
@@ -128,6 +219,13 @@ result<new_user> parse_new_user(std::string_view text) {
     json::parse_options options;
     options.max_depth = max_depth;
     boost::system::error_code ec;
+    json::basic_parser<create_body_handler> one_pass(options);
+    // write_some stops after the document: all of the text must have been it.
+    const auto read = one_pass.write_some(false, text.data(), text.size(), ec);
+    if (!ec && read == text.size() && one_pass.handler().complete()) return std::move(one_pass.handler().request);
+
+    // Not a plain create body: read it again, in full, to name what is wrong with it.
+    ec = {};
     json::basic_parser<first_pass_handler> first_pass(options);
     first_pass.write_some(false, text.data(), text.size(), ec);
     if (ec) {

@@ -238,6 +238,19 @@ BOOST_AUTO_TEST_CASE(full_spec_request_is_parsed) {
     BOOST_TEST(opt(r->language) == "\"en\"");
 }
 
+// Escapes in keys and values, nulls, split strings: read as any JSON reader would.
+BOOST_AUTO_TEST_CASE(escapes_and_nulls_are_read_exactly) {
+    auto r = ozzie::parse_new_user(
+        R"({"external_user_id":"a\"b\\c\u00e9","na\u006de":null,"email":"x\u0040y.co","phone":null,"language":"pt"}  )"
+        "\n");
+    BOOST_REQUIRE_MESSAGE(r.has_value(), message(r));
+    BOOST_TEST(r->external_user_id == "a\"b\\c\xC3\xA9");
+    BOOST_TEST(!r->name.has_value());
+    BOOST_TEST(opt(r->email) == "\"x@y.co\"");
+    BOOST_TEST(!r->phone.has_value());
+    BOOST_TEST(opt(r->language) == "\"pt\"");
+}
+
 BOOST_AUTO_TEST_CASE(minimal_request_leaves_optionals_absent) {
     auto r = ozzie::parse_new_user(R"({"external_user_id":"usr_1"})");
     BOOST_REQUIRE_MESSAGE(r.has_value(), message(r));
