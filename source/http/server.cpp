@@ -31,7 +31,9 @@ constexpr auto log_flush_period = std::chrono::seconds(1);
 // unregister themselves from it.
 struct worker {
     session_registry sessions;
-    net::io_context io{1};
+    // Only this thread touches the sockets and timers (other threads only post to it), so the
+    // reactor may skip its per-descriptor locks.
+    net::io_context io{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
     steady_timer housekeeping{io.get_executor()};  // timeouts and the access log's flushes
     tcp_acceptor acceptor{io.get_executor()};
     std::optional<tcp_acceptor> tls_acceptor;  // with an HTTPS listener

@@ -63,6 +63,36 @@ std::optional<ozzie::error> framing_error(const request& req) {
     return std::nullopt;
 }
 
+// The most one read takes: a typical request in one read, and a small buffer per connection.
+constexpr std::size_t read_size = 4096;
+
+// Gives `parser` the bytes `buffer` holds, stopping when the header is complete (so that it can
+// be checked before any body is read) and when the request is. Returns whether the parser needs
+// more bytes to get on; `ec` is set if the request is malformed or over a limit.
+bool parse_buffered(request_parser& parser, beast::flat_buffer& buffer, std::size_t& header_bytes,
+                    beast::error_code& ec) {
+    while (buffer.size() > 0 && !parser.is_done()) {
+        const bool in_header = !parser.is_header_done();
+        const auto used = parser.put(buffer.data(), ec);
+        buffer.consume(used);
+        if (in_header) header_bytes += used;
+        if (ec == http::error::need_more) {
+            ec = {};
+            return true;
+        }
+        if (ec || (in_header && parser.is_header_done())) return false;
+    }
+    return !parser.is_done();
+}
+
+// What a read that failed with `ec` means for the request being parsed, as Beast's own reads
+// decide: the end of the stream before a request began, or a request cut short.
+void end_of_input(request_parser& parser, beast::error_code& ec) {
+    if (ec != net::error::eof) return;
+    if (parser.got_some()) parser.put_eof(ec);
+    else ec = http::error::end_of_stream;
+}
+
 bool is_disconnect(const beast::error_code& ec) {
     return ec == http::error::end_of_stream || ec == net::error::eof ||
            ec == net::error::connection_reset || ec == net::error::operation_aborted;
@@ -118,7 +148,7 @@ awaitable<> serve(Stream& stream, session_registry::entry& entry, const request_
         // whole request must arrive within the request timeout.
         if (buffer.size() == 0) {
             entry.deadline = now + options.idle_timeout;
-            std::tie(ec, n) = co_await stream.async_read_some(buffer.prepare(4096), net::as_tuple(use_awaitable));
+            std::tie(ec, n) = co_await stream.async_read_some(buffer.prepare(read_size), net::as_tuple(use_awaitable));
             if (ec) break;
             buffer.commit(n);
         }
@@ -128,18 +158,31 @@ awaitable<> serve(Stream& stream, session_registry::entry& entry, const request_
         parser.body_limit(options.body_limit);
         entry.deadline = started + options.request_timeout;
 
-        std::tie(ec, n) = co_await http::async_read_header(stream, buffer, parser, net::as_tuple(use_awaitable));
+        // The header, then (once it passes) the body: parsed from what was read, reading more only
+        // when the parser needs it. Usually the first read held the whole request.
+        std::size_t header_bytes = 0;
+        while (parse_buffered(parser, buffer, header_bytes, ec)) {
+            std::tie(ec, n) = co_await stream.async_read_some(buffer.prepare(read_size), net::as_tuple(use_awaitable));
+            buffer.commit(n);
+            if (ec) {
+                end_of_input(parser, ec);
+                break;
+            }
+        }
         std::optional<ozzie::error> refused;
-        // Beast checks header_limit only at read boundaries; `n`, the bytes the parser took for
-        // the header, is exact.
-        if (!ec && n > options.header_limit) refused = messages::headers_too_large(options.header_limit);
+        // Beast checks the header limit against the bytes it is given; the bytes it took for the
+        // header are exact.
+        if (!ec && header_bytes > options.header_limit) refused = messages::headers_too_large(options.header_limit);
         if (!ec && !refused) refused = framing_error(req);
         if (!ec && !refused && beast::iequals(req.expect, "100-continue")) {
             static constexpr std::string_view go_on = "HTTP/1.1 100 Continue\r\n\r\n";
             std::tie(ec, n) = co_await net::async_write(stream, net::buffer(go_on), net::as_tuple(use_awaitable));
         }
-        if (!ec && !refused && !parser.is_done())
-            std::tie(ec, n) = co_await http::async_read(stream, buffer, parser, net::as_tuple(use_awaitable));
+        while (!ec && !refused && parse_buffered(parser, buffer, header_bytes, ec)) {
+            std::tie(ec, n) = co_await stream.async_read_some(buffer.prepare(read_size), net::as_tuple(use_awaitable));
+            buffer.commit(n);
+            if (ec) end_of_input(parser, ec);
+        }
         if (is_disconnect(ec)) break;
         if (ec) {
             const auto unread = buffer.cdata();
