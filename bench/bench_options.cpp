@@ -60,6 +60,12 @@ std::variant<bench_options, print_and_exit> parse_bench_options(int argc, const 
         ("rate", po::value<double>(), "open loop: requests per second over all connections, latency measured from each request's intended send time")
         ("preload", po::value<std::uint64_t>()->default_value(0), "users to create before the run, for lookups (default for lookups: 10000)")
         ("id", po::value<std::string>(), "look up this one id (a hot key) instead of preloaded users")
+        ("idle-connections", po::value<unsigned>()->default_value(0),
+         "HTTP: besides the measured connections, open this many that each make one request (a lookup that "
+         "answers 404) and then stay idle until the run ends")
+        ("users-file", po::value<std::string>(),
+         "with --preload: save the users created there (id and external id, a line each); without: look up "
+         "the users listed there (e.g. preloaded in-process into a store a server then opens)")
         ("json", "print the results as JSON on stdout")
         ("in-process", "drive the ozzie library directly, without HTTP")
         ("data-dir", po::value<std::string>(), "in-process: the store's directory");
@@ -98,6 +104,8 @@ std::variant<bench_options, print_and_exit> parse_bench_options(int argc, const 
     options.preload = values["preload"].as<std::uint64_t>();
     if (values.count("rate")) options.rate = values["rate"].as<double>();
     if (values.count("id")) options.fixed_id = values["id"].as<std::string>();
+    options.idle_connections = values["idle-connections"].as<unsigned>();
+    if (values.count("users-file")) options.users_file = values["users-file"].as<std::string>();
     options.json = values.count("json") > 0;
     options.in_process = values.count("in-process") > 0;
     if (values.count("data-dir")) options.data_dir = values["data-dir"].as<std::string>();
@@ -113,11 +121,13 @@ std::variant<bench_options, print_and_exit> parse_bench_options(int argc, const 
         if (options.data_dir.empty()) throw std::runtime_error("--in-process needs --data-dir");
         if (options.rate) throw std::runtime_error("--rate is for HTTP runs; --in-process runs closed loop");
         if (options.fixed_id) throw std::runtime_error("--id is for HTTP runs");
+        if (options.idle_connections) throw std::runtime_error("--idle-connections is for HTTP runs");
     } else if (options.authorization.empty() && !options.fixed_id) {
         throw std::runtime_error("--token, or --client-id with --secret, is required");
     }
     const bool looks_up = options.which != scenario::create;
-    if (looks_up && !options.fixed_id && values["preload"].defaulted()) options.preload = 10000;
+    if (looks_up && !options.fixed_id && options.users_file.empty() && values["preload"].defaulted())
+        options.preload = 10000;
     return options;
 }
 

@@ -25,6 +25,8 @@ struct bench_options {
     std::uint64_t preload = 0;          // users created before the run, for lookups
     double read_ratio = 0.9;            // mixed: share of requests that are lookups
     std::optional<std::string> fixed_id;  // --id: every lookup asks for this path id
+    unsigned idle_connections = 0;      // held open, idle, besides the measured connections
+    std::filesystem::path users_file;   // --users-file: where preloaded users are saved or read
     bool json = false;
     bool in_process = false;
     std::filesystem::path data_dir;     // in-process: the store

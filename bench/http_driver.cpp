@@ -187,6 +187,23 @@ task<void> measure(connection& conn, workload& load, const bench_options& option
     }
 }
 
+// One of --idle-connections: a lookup that answers 404, then nothing until the run ends.
+task<void> hold_idle(net::io_context& io, const tcp::resolver::results_type& endpoints, const bench_options& options,
+                     const run_plan& plan, run_stats& stats) {
+    connection conn(io, endpoints);
+    std::string request;
+    request_bytes(options, {operation::get_external, "ozzie-bench-idle-connection"}, request);
+    const auto a = co_await conn.exchange(request);
+    if (a.ec || a.status != 404) {
+        ++stats.idle_failed;
+        co_return;
+    }
+    ++stats.idle_held;
+    timer_type timer(io.get_executor());
+    timer.expires_at(plan.end);
+    co_await timer.async_wait(use_task);
+}
+
 }  // namespace
 
 std::vector<known_user> preload_http(const bench_options& options, std::uint64_t count,
@@ -227,6 +244,8 @@ run_stats run_http(const bench_options& options, const run_plan& plan) {
     const auto endpoints = resolve(options);
     std::vector<run_stats> per_thread(options.threads);
     run_threads(options.threads, [&](unsigned t, net::io_context& io) {
+        for (unsigned i = t; i < options.idle_connections; i += options.threads)
+            net::co_spawn(io, hold_idle(io, endpoints, options, plan, per_thread[t]), net::detached);
         for (unsigned c = t; c < options.connections; c += options.threads)
             net::co_spawn(io, [&, t, c]() -> task<void> {
                 connection conn(io, endpoints);

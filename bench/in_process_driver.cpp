@@ -3,6 +3,7 @@
 #include "drivers.hpp"
 
 #include <latch>
+#include <semaphore>
 #include <thread>
 
 namespace ozzie::bench {
@@ -19,18 +20,22 @@ new_user bench_user(std::string_view external_id) {
 
 std::vector<known_user> preload_in_process(user_service& service, const bench_options& options,
                                            std::uint64_t count, const std::string& external_id_prefix) {
-    // Submit everything at once and let the commit queue batch it.
+    // Keep many creates waiting and let the commit queue batch them, but not all at once: a
+    // preload of millions would hold them all in memory and commit them as one giant batch.
+    constexpr std::ptrdiff_t window = 16384;
+    std::counting_semaphore<window> in_flight(window);
     std::vector<known_user> users(count);
     std::latch done(static_cast<std::ptrdiff_t>(count));
     std::atomic<bool> failed{false};
     for (std::uint64_t i = 0; i < count; ++i) {
         users[i].external_id = external_id_prefix + "p" + std::to_string(i);
-        service.async_create(options.client_id, bench_user(users[i].external_id),
-                                    [&, i](result<user> r) {
-                                        if (r) users[i].id = r->id;
-                                        else failed = true;
-                                        done.count_down();
-                                    });
+        in_flight.acquire();
+        service.async_create(options.client_id, bench_user(users[i].external_id), [&, i](result<user> r) {
+            if (r) users[i].id = r->id;
+            else failed = true;
+            in_flight.release();
+            done.count_down();
+        });
     }
     done.wait();
     if (failed) throw std::runtime_error("preload failed");

@@ -76,6 +76,9 @@ int main(int argc, char* argv[]) {
                                 : preload_http(options, options.preload, prefix);
             std::fprintf(stderr, "preloaded %llu users in %.1f s\n", static_cast<unsigned long long>(preloaded.size()),
                          std::chrono::duration<double>(clock_type::now() - began).count());
+            if (!options.users_file.empty()) save_users(options.users_file, preloaded);
+        } else if (!options.users_file.empty()) {
+            preloaded = load_users(options.users_file);
         }
 
         std::atomic<std::uint64_t> completed{0};

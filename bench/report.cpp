@@ -61,6 +61,11 @@ std::string report_table(const bench_options& options, const run_stats& stats) {
             out += line;
         }
     }
+    if (options.idle_connections) {
+        std::snprintf(line, sizeof line, "idle connections: %llu held open, %llu failed\n",
+                      static_cast<unsigned long long>(stats.idle_held), static_cast<unsigned long long>(stats.idle_failed));
+        out += line;
+    }
     return out;
 }
 
@@ -82,11 +87,13 @@ std::string report_json(const bench_options& options, const run_stats& stats) {
             {"latency_us", std::move(latency)},
         };
     }
-    return boost::json::serialize(boost::json::object{
-               {"scenario", name_of(options.which)},
-               {"operations", std::move(operations)},
-           }) +
-           "\n";
+    boost::json::object report{
+        {"scenario", name_of(options.which)},
+        {"operations", std::move(operations)},
+    };
+    if (options.idle_connections)
+        report["idle_connections"] = {{"held", stats.idle_held}, {"failed", stats.idle_failed}};
+    return boost::json::serialize(report) + "\n";
 }
 
 }  // namespace ozzie::bench

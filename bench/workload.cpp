@@ -1,5 +1,8 @@
 #include "workload.hpp"
 
+#include <fstream>
+#include <stdexcept>
+
 #include <openssl/rand.h>
 
 #include <cstdio>
@@ -30,6 +33,29 @@ std::uint64_t run_stats::completed() const {
 
 void run_stats::merge(const run_stats& other) {
     for (std::size_t i = 0; i < operations.size(); ++i) operations[i].merge(other.operations[i]);
+    idle_held += other.idle_held;
+    idle_failed += other.idle_failed;
+}
+
+void save_users(const std::filesystem::path& path, const std::vector<known_user>& users) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    for (const auto& u : users) out << u.id << '\t' << u.external_id << '\n';
+    out.flush();
+    if (!out) throw std::runtime_error("cannot write the users file " + path.string());
+}
+
+std::vector<known_user> load_users(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw std::runtime_error("cannot read the users file " + path.string());
+    std::vector<known_user> users;
+    std::string line;
+    while (std::getline(in, line)) {
+        const auto tab = line.find('\t');
+        if (tab == std::string::npos) throw std::runtime_error("not a users file: " + path.string());
+        users.push_back({line.substr(0, tab), line.substr(tab + 1)});
+    }
+    if (users.empty()) throw std::runtime_error("no users in " + path.string());
+    return users;
 }
 
 workload::workload(const bench_options& options, const std::vector<known_user>& preloaded,

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <random>
@@ -47,6 +48,8 @@ struct operation_stats {
 
 struct run_stats {
     std::array<operation_stats, all_operations.size()> operations;
+    std::uint64_t idle_held = 0;    // idle connections that were answered and then held open
+    std::uint64_t idle_failed = 0;  // idle connections refused, or not answered as expected
 
     operation_stats& operator[](operation op) { return operations[static_cast<std::size_t>(op)]; }
     const operation_stats& operator[](operation op) const { return operations[static_cast<std::size_t>(op)]; }
@@ -76,6 +79,12 @@ private:
     std::string create_key_;  // the key of the latest create step
     std::mt19937_64 random_;
 };
+
+// Writes `users` to `path`, a line each: the id, a tab, the external id. Throws
+// std::runtime_error if it cannot.
+void save_users(const std::filesystem::path& path, const std::vector<known_user>& users);
+// The users save_users wrote to `path`. Throws std::runtime_error if it cannot read them.
+std::vector<known_user> load_users(const std::filesystem::path& path);
 
 // A unique prefix for this run's external ids, so runs against one store never collide.
 std::string run_prefix();
