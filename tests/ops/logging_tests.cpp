@@ -267,6 +267,25 @@ BOOST_FIXTURE_TEST_CASE(one_json_line_per_request_and_lifecycle_events, log_fixt
     BOOST_TEST(str(stopping[0].fields, "signal") == "SIGTERM");
 }
 
+// Request lines are buffered per thread (no syscall per request) but handed on every second, so
+// a running server's log is never more than about a second behind.
+BOOST_FIXTURE_TEST_CASE(a_request_line_appears_within_seconds_while_the_server_runs, log_fixture,
+                        *boost::unit_test::timeout(120)) {
+    server_process server(ozzie::testing::process_options(*this, {"--threads", "2", "--log-level", "info"}));
+    http_client c(server.port());
+    const auto res = c.request(http::verb::get, "/v1/users/external:" + distinctive("nobody-"),
+                               {{"Authorization", client.authorization()}});
+    BOOST_TEST_REQUIRE(res.result_int() == 404u);
+    const auto id = header_value(res, "X-Request-Id");
+    const auto logged = [&] {
+        for (const auto& l : with_event(parse_log(server.new_log()), "request"))
+            if (str(l.fields, "request_id") == id) return true;
+        return false;
+    };
+    // The flush is every second; 10 s leaves room for a loaded machine.
+    BOOST_TEST(ozzie::testing::eventually(logged, 10s), "no request line for " << id << " in:\n" << server.new_log());
+}
+
 BOOST_FIXTURE_TEST_CASE(log_level_warning_leaves_out_the_request_lines, log_fixture, *boost::unit_test::timeout(180)) {
     // At warning the server does not log its port, so it gets one named up front.
     const auto port = ozzie::testing::free_loopback_port();

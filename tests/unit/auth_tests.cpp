@@ -3,10 +3,12 @@
 
 #include "auth/bearer_token.hpp"
 #include "auth/client_registry.hpp"
+#include "auth/credential_memo.hpp"
 
 #include "support/temp_dir.hpp"
 
 #include <fstream>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -311,6 +313,61 @@ BOOST_AUTO_TEST_CASE(load_of_a_missing_file_throws) {
     ozzie::testing::temp_dir dir;
     BOOST_CHECK_THROW(ozzie::client_registry::load(dir.path() / "no-such-file"),
                       std::runtime_error);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// The per-connection memo of the credentials last accepted (source/auth/credential_memo.hpp).
+BOOST_AUTO_TEST_SUITE(credential_memo_suite)
+
+using registry_ptr = std::shared_ptr<const ozzie::client_registry>;
+
+registry_ptr both_clients() {
+    return std::make_shared<const ozzie::client_registry>(ozzie::client_registry::parse(
+        "s2client:" + s2secret_hex + "\nother:" + other_secret_hex + "\n"));
+}
+
+std::string answer(ozzie::credential_memo& memo, const registry_ptr& clients, const std::string& header) {
+    const auto client = memo.authenticate(clients, header);
+    return client ? std::string(*client) : "(refused)";
+}
+
+BOOST_AUTO_TEST_CASE(the_same_header_again_is_the_same_client) {
+    ozzie::credential_memo memo;
+    const auto clients = both_clients();
+    for (int i = 0; i < 3; ++i) BOOST_TEST(answer(memo, clients, spec_token) == "s2client");
+}
+
+BOOST_AUTO_TEST_CASE(another_header_on_the_connection_is_checked_in_full) {
+    ozzie::credential_memo memo;
+    const auto clients = both_clients();
+    BOOST_TEST(answer(memo, clients, spec_token) == "s2client");
+    // Same length as the accepted header, one character off: a wrong secret.
+    std::string wrong = spec_token;
+    wrong[wrong.size() - 2] = wrong[wrong.size() - 2] == 'A' ? 'B' : 'A';
+    BOOST_TEST(answer(memo, clients, wrong) == "(refused)");
+    BOOST_TEST(answer(memo, clients, "") == "(refused)");
+    const std::string other = "Bearer " + base64("other:other-secret");
+    BOOST_TEST(answer(memo, clients, other) == "other");
+    BOOST_TEST(answer(memo, clients, spec_token) == "s2client");
+}
+
+BOOST_AUTO_TEST_CASE(a_refused_header_is_never_remembered) {
+    ozzie::credential_memo memo;
+    const auto clients = both_clients();
+    const std::string wrong = "Bearer " + base64("s2client:not-the-secret");
+    BOOST_TEST(answer(memo, clients, wrong) == "(refused)");
+    BOOST_TEST(answer(memo, clients, wrong) == "(refused)");
+    BOOST_TEST(answer(memo, clients, spec_token) == "s2client");
+}
+
+BOOST_AUTO_TEST_CASE(a_reloaded_registry_is_asked_again) {
+    ozzie::credential_memo memo;
+    BOOST_TEST(answer(memo, both_clients(), spec_token) == "s2client");
+    // The clients file reloaded without s2client: the accepted header no longer passes.
+    const auto without = std::make_shared<const ozzie::client_registry>(
+        ozzie::client_registry::parse("other:" + other_secret_hex + "\n"));
+    BOOST_TEST(answer(memo, without, spec_token) == "(refused)");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
