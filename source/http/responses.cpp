@@ -2,8 +2,6 @@
 
 #include "json_text.hpp"
 
-#include <boost/beast/core/string.hpp>
-
 namespace ozzie {
 
 void response::reset(const request& req) {
@@ -14,12 +12,6 @@ void response::reset(const request& req) {
     version = req.version;
     keep_alive = req.keep_alive;
     head = req.method == http::verb::head;
-}
-
-std::string_view response::header(std::string_view name) const noexcept {
-    for (const auto& [n, value] : headers)
-        if (beast::iequals(n, name)) return value;
-    return {};
 }
 
 void set_json(response& res, http::status status, std::string_view body) {

@@ -28,8 +28,6 @@ struct response {
     // For `req`: its version and keep-alive, HEAD or not; 200, no headers, an empty body.
     void reset(const request& req);
     void set(std::string_view name, std::string value) { headers.emplace_back(name, std::move(value)); }
-    // The first value of header `name` (compared without case), or empty.
-    std::string_view header(std::string_view name) const noexcept;
 };
 
 // `res` with `status` and `body` as its JSON body.

@@ -189,7 +189,10 @@ awaitable<> serve(Stream& stream, session_registry::entry& entry, const request_
             refused = parse_failure(ec, {static_cast<const char*>(unread.data()), unread.size()}, options);
         }
 
+        // The request is read: no deadline while it is handled (a create may wait on a slow disk,
+        // and its answer must not be lost to a timeout), then the write timeout for the answer.
         entry.busy = true;
+        entry.deadline = clock::time_point::max();
         const bool header_done = parser.is_header_done();
         request_id(header_done ? std::string_view(req.request_id) : std::string_view(), id);
         request_outcome outcome;
