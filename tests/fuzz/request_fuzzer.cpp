@@ -171,10 +171,12 @@ std::pair<wire_response, json::object> check_response(const request& req, const 
     std::string wire;
     serialize(res, "fuzz-request", wire);
     http::response_parser<http::string_body> parser;
+    parser.eager(true);  // the header and the body in one put
     parser.skip(req.method == http::verb::head);
     parser.body_limit(std::numeric_limits<std::uint64_t>::max());
     beast::error_code ec;
-    parser.put(net::buffer(wire), ec);
+    const auto used = parser.put(net::buffer(wire), ec);
+    if (!ec && used != wire.size()) fail("bytes after the response:", wire);
     if (!ec && !parser.is_done()) parser.put_eof(ec);
     if (ec || !parser.is_done()) fail("response does not parse back:", wire);
     wire_response back = parser.release();
