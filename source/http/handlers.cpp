@@ -2,6 +2,7 @@
 
 #include "http/user_json.hpp"
 #include "service/messages.hpp"
+#include "service/utf8.hpp"
 
 #include <boost/url/pct_string_view.hpp>
 
@@ -94,6 +95,8 @@ private:
             decoded = encoded->decode();
             id = decoded;
         }
+        // Every id is UTF-8 text: bytes that are not (escaped or raw) name no user.
+        if (!utf8_length(id)) return set_error(res_, messages::bad_user_id_encoding(raw_id));
         const auto found = id.starts_with(external_prefix)
                                ? context_.service.find_by_external(client_id, id.substr(external_prefix.size()))
                                : context_.service.find_by_id(client_id, id);

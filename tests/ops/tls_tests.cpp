@@ -331,16 +331,28 @@ BOOST_FIXTURE_TEST_CASE(a_client_that_does_not_trust_the_certificate_fails_the_h
         const auto ec = c.handshake("example.com", "example.com");
         BOOST_TEST(ec.failed(), "handshake succeeded for a name the certificate does not carry");
     }
-    // Trusts the certificate but offers only TLS 1.0 and 1.1, which the server must refuse.
-    {
+    // Trusts the certificate but offers only TLS 1.0 and 1.1, which the server must refuse; the
+    // same client allowed TLS 1.2 as well gets through (so it is the version that is refused).
+    const auto offering = [&](int highest) {
         auto ctx = client_context(files.certificate);
         SSL_CTX_set_security_level(ctx.native_handle(), 0);
         SSL_CTX_set_cipher_list(ctx.native_handle(), "DEFAULT:@SECLEVEL=0");
         SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_VERSION);
-        SSL_CTX_set_max_proto_version(ctx.native_handle(), TLS1_1_VERSION);
+        SSL_CTX_set_max_proto_version(ctx.native_handle(), highest);
+        return ctx;
+    };
+    {
+        auto ctx = offering(TLS1_1_VERSION);
         https_client c(tls_port(), ctx);
         const auto ec = c.handshake("localhost", "localhost");
         BOOST_TEST(ec.failed(), "a TLS 1.1 handshake succeeded");
+    }
+    {
+        auto ctx = offering(TLS1_2_VERSION);
+        https_client c(tls_port(), ctx);
+        const auto ec = c.handshake("localhost", "localhost");
+        BOOST_TEST(!ec.failed(), "the same client offering TLS 1.2 too failed: " << ec.message());
+        if (!ec.failed()) BOOST_TEST(c.protocol_version() == TLS1_2_VERSION);
     }
     // The server is unaffected.
     auto good = verified_client(tls_port(), trusting);
