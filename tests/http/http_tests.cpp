@@ -324,6 +324,16 @@ BOOST_AUTO_TEST_CASE(create_with_the_spec_example_returns_201_and_the_user) {
     BOOST_TEST(res.keep_alive());
 }
 
+// The request's Content-Type is not checked (docs/openapi.yaml): no header, or another one,
+// still creates, as `curl -d` (form encoding) does.
+BOOST_AUTO_TEST_CASE(a_create_without_a_json_content_type_is_accepted) {
+    const auto none = request(http::verb::post, "/v1/users", spec_token, R"({"external_user_id":"no-type"})");
+    expect_fields(check_user(none, 201), {{"external_user_id", "no-type"}});
+    const auto form = request(http::verb::post, "/v1/users", spec_token, R"({"external_user_id":"form-type"})",
+                              {{"Content-Type", "application/x-www-form-urlencoded"}});
+    expect_fields(check_user(form, 201), {{"external_user_id", "form-type"}});
+}
+
 BOOST_AUTO_TEST_CASE(create_with_only_external_user_id_gives_nulls_and_english) {
     const json::object data = check_user(post_users(R"({"external_user_id":"x"})"), 201);
     expect_fields(data, {{"external_user_id", "x"},

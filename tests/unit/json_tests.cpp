@@ -251,6 +251,23 @@ BOOST_AUTO_TEST_CASE(escapes_and_nulls_are_read_exactly) {
     BOOST_TEST(opt(r->language) == "\"pt\"");
 }
 
+// The depth limit is 32: a field's value nested to depth 32 in all is still JSON (and so a type
+// error, naming the field), one level more is refused as JSON too deep.
+BOOST_AUTO_TEST_CASE(json_depth_32_is_read_and_33_is_refused) {
+    const auto body = [](std::size_t depth) {  // the object is one level; the arrays the rest
+        return R"({"external_user_id":"deep","name":)" + std::string(depth - 1, '[') + std::string(depth - 1, ']') + "}";
+    };
+    const auto at_limit = ozzie::parse_new_user(body(32));
+    BOOST_REQUIRE(!at_limit.has_value());
+    BOOST_TEST(contains(at_limit.error().message, "'name'"), at_limit.error().message);
+    BOOST_TEST(contains(at_limit.error().message, "must be a string"), at_limit.error().message);
+    const auto over = ozzie::parse_new_user(body(33));
+    BOOST_REQUIRE(!over.has_value());
+    BOOST_TEST((over.error().code == ozzie::errc::validation_error));
+    BOOST_TEST(contains(over.error().message, "'name'"), over.error().message);
+    BOOST_TEST(contains(over.error().message, "deep"), over.error().message);
+}
+
 BOOST_AUTO_TEST_CASE(minimal_request_leaves_optionals_absent) {
     auto r = ozzie::parse_new_user(R"({"external_user_id":"usr_1"})");
     BOOST_REQUIRE_MESSAGE(r.has_value(), message(r));
