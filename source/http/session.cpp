@@ -65,6 +65,8 @@ std::optional<ozzie::error> framing_error(const request& req) {
 
 // The most one read takes: a typical request in one read, and a small buffer per connection.
 constexpr std::size_t read_size = 4096;
+// A request's or answer's storage past this size is not kept for the next request.
+constexpr std::size_t large_buffer = 16 * 1024;
 
 // Gives `parser` the bytes `buffer` holds, stopping when the header is complete (so that it can
 // be checked before any body is read) and when the request is. Returns whether the parser needs
@@ -147,6 +149,11 @@ awaitable<> serve(Stream& stream, session_registry::entry& entry, const request_
         // Between requests the idle timeout applies; from the first byte of a request on, the
         // whole request must arrive within the request timeout.
         if (buffer.size() == 0) {
+            // An idle connection keeps small buffers only: storage a large request or answer
+            // needed is given back before waiting (a few KiB per idle connection, not 64).
+            if (buffer.capacity() > read_size) buffer.shrink_to_fit();
+            for (auto* kept : {&req.body, &res.body, &out})
+                if (kept->capacity() > large_buffer) std::string().swap(*kept);
             entry.deadline = now + options.idle_timeout;
             std::tie(ec, n) = co_await stream.async_read_some(buffer.prepare(read_size), net::as_tuple(use_awaitable));
             if (ec) break;
