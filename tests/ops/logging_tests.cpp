@@ -286,6 +286,33 @@ BOOST_FIXTURE_TEST_CASE(a_request_line_appears_within_seconds_while_the_server_r
     BOOST_TEST(ozzie::testing::eventually(logged, 10s), "no request line for " << id << " in:\n" << server.new_log());
 }
 
+// SIGINT (Ctrl-C) stops the server as SIGTERM does: exit status 0, the request lines still
+// buffered are written, "stopped" comes last.
+BOOST_FIXTURE_TEST_CASE(sigint_stops_gracefully_as_sigterm_does, log_fixture, *boost::unit_test::timeout(120)) {
+    std::string id;
+    {
+        server_process server(ozzie::testing::process_options(*this, {"--threads", "2", "--log-level", "info"}));
+        http_client c(server.port());
+        const auto res = c.request(http::verb::get, "/v1/users/external:" + distinctive("nobody-"),
+                                   {{"Authorization", client.authorization()}});
+        BOOST_TEST_REQUIRE(res.result_int() == 404u);
+        id = header_value(res, "X-Request-Id");
+        server.signal(SIGINT);
+        const auto exit = server.wait(60s);
+        BOOST_TEST_REQUIRE(exit.has_value(), "ozzie-server did not stop on SIGINT");
+        BOOST_TEST((WIFEXITED(*exit) && WEXITSTATUS(*exit) == 0), ozzie::testing::describe_status(*exit));
+    }
+    const auto lines = parse_log(ozzie::testing::read_whole_file(log_file()));
+    const auto stopping = with_event(lines, "stopping");
+    BOOST_TEST_REQUIRE(stopping.size() == 1u);
+    BOOST_TEST(str(stopping[0].fields, "signal") == "SIGINT");
+    const auto requests = with_event(lines, "request");
+    BOOST_TEST_REQUIRE(requests.size() == 1u);
+    BOOST_TEST(str(requests[0].fields, "request_id") == id);
+    BOOST_TEST_REQUIRE(!lines.empty());
+    BOOST_TEST(str(lines.back().fields, "event") == "stopped");
+}
+
 BOOST_FIXTURE_TEST_CASE(log_level_warning_leaves_out_the_request_lines, log_fixture, *boost::unit_test::timeout(180)) {
     // At warning the server does not log its port, so it gets one named up front.
     const auto port = ozzie::testing::free_loopback_port();
