@@ -69,4 +69,26 @@ std::size_t request_parser::on_chunk_body_impl(std::uint64_t, beast::string_view
     return body.size();
 }
 
+bool parse_buffered(request_parser& parser, beast::flat_buffer& buffer, std::size_t& header_bytes,
+                    beast::error_code& ec) {
+    while (buffer.size() > 0 && !parser.is_done()) {
+        const bool in_header = !parser.is_header_done();
+        const auto used = parser.put(buffer.data(), ec);
+        buffer.consume(used);
+        if (in_header) header_bytes += used;
+        if (ec == http::error::need_more) {
+            ec = {};
+            return true;
+        }
+        if (ec || (in_header && parser.is_header_done())) return false;
+    }
+    return !parser.is_done();
+}
+
+void end_of_input(request_parser& parser, beast::error_code& ec) {
+    if (ec != net::error::eof) return;
+    if (parser.got_some()) parser.put_eof(ec);
+    else ec = http::error::end_of_stream;
+}
+
 }  // namespace ozzie

@@ -62,4 +62,15 @@ private:
     bool seen_request_id_ = false;
 };
 
+// Gives `parser` the bytes `buffer` holds, stopping when the header is complete (so that it can
+// be checked before any body is read) and when the request is; `header_bytes` counts the bytes
+// the header took. Returns whether the parser needs more bytes to get on; `ec` is set if the
+// request is malformed or over a limit. The session's way of reading, shared with the fuzzer.
+bool parse_buffered(request_parser& parser, beast::flat_buffer& buffer, std::size_t& header_bytes,
+                    beast::error_code& ec);
+
+// What a read that failed with `ec` means for the request being parsed, as Beast's own reads
+// decide: the end of the stream before a request began, or a request cut short.
+void end_of_input(request_parser& parser, beast::error_code& ec);
+
 }  // namespace ozzie

@@ -68,33 +68,6 @@ constexpr std::size_t read_size = 4096;
 // A request's or answer's storage past this size is not kept for the next request.
 constexpr std::size_t large_buffer = 16 * 1024;
 
-// Gives `parser` the bytes `buffer` holds, stopping when the header is complete (so that it can
-// be checked before any body is read) and when the request is. Returns whether the parser needs
-// more bytes to get on; `ec` is set if the request is malformed or over a limit.
-bool parse_buffered(request_parser& parser, beast::flat_buffer& buffer, std::size_t& header_bytes,
-                    beast::error_code& ec) {
-    while (buffer.size() > 0 && !parser.is_done()) {
-        const bool in_header = !parser.is_header_done();
-        const auto used = parser.put(buffer.data(), ec);
-        buffer.consume(used);
-        if (in_header) header_bytes += used;
-        if (ec == http::error::need_more) {
-            ec = {};
-            return true;
-        }
-        if (ec || (in_header && parser.is_header_done())) return false;
-    }
-    return !parser.is_done();
-}
-
-// What a read that failed with `ec` means for the request being parsed, as Beast's own reads
-// decide: the end of the stream before a request began, or a request cut short.
-void end_of_input(request_parser& parser, beast::error_code& ec) {
-    if (ec != net::error::eof) return;
-    if (parser.got_some()) parser.put_eof(ec);
-    else ec = http::error::end_of_stream;
-}
-
 bool is_disconnect(const beast::error_code& ec) {
     return ec == http::error::end_of_stream || ec == net::error::eof ||
            ec == net::error::connection_reset || ec == net::error::operation_aborted;

@@ -274,9 +274,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         request_parser parser(req);
         parser.header_limit(static_cast<std::uint32_t>(h.limits.header_limit));
         parser.body_limit(h.limits.body_limit);
+        // Read as the session reads: the header, then the body, from what is buffered, reading
+        // only when the parser needs more.
         beast::error_code ec;
-        http::read_header(stream, buffer, parser, ec);
-        if (!ec && !parser.is_done()) http::read(stream, buffer, parser, ec);
+        std::size_t header_bytes = 0;
+        for (int part = 0; part < 2 && !ec; ++part)
+            while (parse_buffered(parser, buffer, header_bytes, ec)) {
+                buffer.commit(stream.read_some(buffer.prepare(4096), ec));
+                if (ec) {
+                    end_of_input(parser, ec);
+                    break;
+                }
+            }
         // The end of the input, or a parse error: the session answers that by its own rules
         // (parse_failure in session.cpp, out of this harness's reach) and closes the connection.
         if (ec) return 0;
