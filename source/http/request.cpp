@@ -64,9 +64,8 @@ std::size_t request_parser::on_body_impl(beast::string_view body, beast::error_c
     return body.size();
 }
 
-std::size_t request_parser::on_chunk_body_impl(std::uint64_t, beast::string_view body, beast::error_code&) {
-    req_.body.append(body.data(), body.size());
-    return body.size();
+std::size_t request_parser::on_chunk_body_impl(std::uint64_t, beast::string_view body, beast::error_code& ec) {
+    return on_body_impl(body, ec);
 }
 
 bool parse_buffered(request_parser& parser, beast::flat_buffer& buffer, std::size_t& header_bytes,

@@ -16,8 +16,18 @@ namespace {
 
 constexpr std::array<std::string_view, 4> read_only_fields = {"id", "onboarding_stage",
                                                               "created_at", "object"};
-constexpr std::array<std::string_view, 5> writable_fields = {"external_user_id", "name", "email",
-                                                             "phone", "language"};
+// The fields a caller may set, in the spec's order: external_user_id, then the optional ones.
+struct writable_field {
+    std::string_view name;
+    std::optional<std::string> new_user::*optional;  // null for external_user_id
+};
+constexpr writable_field writable_fields[] = {
+    {"external_user_id", nullptr},
+    {"name", &new_user::name},
+    {"email", &new_user::email},
+    {"phone", &new_user::phone},
+    {"language", &new_user::language},
+};
 
 constexpr std::size_t max_depth = 32;
 
@@ -115,12 +125,13 @@ public:
     bool on_key(json::string_view part, std::size_t, json::error_code& ec) {
         key_.append(part.data(), part.size());
         value_ = nullptr;
-        for (std::size_t i = 0; i < std::size(fields); ++i)
-            if (key_ == fields[i].name) {
+        for (std::size_t i = 0; i < std::size(writable_fields); ++i)
+            if (key_ == writable_fields[i].name) {
                 if (seen_ & (1u << i)) return stop(ec);  // a duplicate
                 seen_ |= 1u << i;
                 field_ = i;
-                value_ = fields[i].optional ? &(request.*fields[i].optional).emplace() : &(request.*fields[i].required);
+                const auto optional = writable_fields[i].optional;
+                value_ = optional ? &(request.*optional).emplace() : &request.external_user_id;
             }
         key_.clear();
         return value_ || stop(ec);
@@ -131,15 +142,14 @@ public:
         value_->append(part.data(), part.size());
         return true;
     }
-    bool on_string(json::string_view part, std::size_t, json::error_code& ec) {
-        if (!value_) return stop(ec);
-        value_->append(part.data(), part.size());
+    bool on_string(json::string_view part, std::size_t size, json::error_code& ec) {
+        if (!on_string_part(part, size, ec)) return false;
         value_ = nullptr;
         return true;
     }
     bool on_null(json::error_code& ec) {
-        if (!value_ || !fields[field_].optional) return stop(ec);
-        (request.*fields[field_].optional).reset();
+        if (!value_ || !writable_fields[field_].optional) return stop(ec);
+        (request.*writable_fields[field_].optional).reset();
         value_ = nullptr;
         return true;
     }
@@ -152,19 +162,7 @@ public:
     bool on_comment(json::string_view, json::error_code& ec) { return stop(ec); }
 
 private:
-    struct field {
-        std::string_view name;
-        std::string new_user::*required;
-        std::optional<std::string> new_user::*optional;
-    };
-    static constexpr field fields[] = {
-        {"external_user_id", &new_user::external_user_id, nullptr},
-        {"name", nullptr, &new_user::name},
-        {"email", nullptr, &new_user::email},
-        {"phone", nullptr, &new_user::phone},
-        {"language", nullptr, &new_user::language},
-    };
-    static constexpr unsigned external_user_id_bit = 1;
+    static constexpr unsigned external_user_id_bit = 1;  // writable_fields[0]
 
     static bool stop(json::error_code& ec) {
         ec = json::error::extra_data;  // any error: the parse stops, and the full reading takes over
@@ -178,8 +176,13 @@ private:
     std::string* value_ = nullptr;
 };
 
-bool contains(const auto& fields, std::string_view key) {
-    return std::find(fields.begin(), fields.end(), key) != fields.end();
+bool is_read_only(std::string_view key) {
+    return std::find(read_only_fields.begin(), read_only_fields.end(), key) != read_only_fields.end();
+}
+
+bool is_writable(std::string_view key) {
+    return std::any_of(std::begin(writable_fields), std::end(writable_fields),
+                       [key](const writable_field& f) { return f.name == key; });
 }
 
 // The string in `body[field]`: nullopt if absent or null, an error if of another type.
@@ -239,8 +242,8 @@ result<new_user> parse_new_user(std::string_view text) {
     const json::object& body = parsed.get_object();
 
     for (const auto& field : body) {
-        if (contains(read_only_fields, field.key())) return messages::read_only_field(field.key());
-        if (!contains(writable_fields, field.key())) return messages::unknown_field(field.key());
+        if (is_read_only(field.key())) return messages::read_only_field(field.key());
+        if (!is_writable(field.key())) return messages::unknown_field(field.key());
     }
 
     new_user request;
@@ -251,13 +254,8 @@ result<new_user> parse_new_user(std::string_view text) {
                                             json::serialize(*external_id));
     request.external_user_id = external_id->get_string();
 
-    const std::pair<std::string_view, std::optional<std::string> new_user::*> optional_fields[] = {
-        {"name", &new_user::name},
-        {"email", &new_user::email},
-        {"phone", &new_user::phone},
-        {"language", &new_user::language},
-    };
-    for (const auto& [field, member] : optional_fields) {
+    for (const auto& [field, member] : writable_fields) {
+        if (!member) continue;  // external_user_id, read above
         auto value = optional_string(body, field, "must be a string or null");
         if (!value) return value.error();
         request.*member = std::move(*value);

@@ -35,20 +35,18 @@ struct loggers {
 const loggers& instance() {
     static const loggers made = [] {
         spdlog::init_thread_pool(8192, 1);
-        auto events = std::make_shared<spdlog::async_logger>(logger_name, std::make_shared<spdlog::sinks::stderr_sink_mt>(),
-                                                             spdlog::thread_pool(),
-                                                             spdlog::async_overflow_policy::overrun_oldest);
-        events->set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l",%v})", spdlog::pattern_time_type::utc);
-        events->set_level(spdlog::level::warn);
+        const auto make = [](const char* name, const char* pattern, spdlog::level::level_enum level) {
+            auto made = std::make_shared<spdlog::async_logger>(name, std::make_shared<spdlog::sinks::stderr_sink_mt>(),
+                                                               spdlog::thread_pool(),
+                                                               spdlog::async_overflow_policy::overrun_oldest);
+            made->set_pattern(pattern, spdlog::pattern_time_type::utc);
+            made->set_level(level);
+            spdlog::register_logger(made);
+            return made;
+        };
+        auto events = make(logger_name, R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l",%v})", spdlog::level::warn);
         events->flush_on(spdlog::level::warn);
-        spdlog::register_logger(events);
-        auto lines = std::make_shared<spdlog::async_logger>(lines_logger_name, std::make_shared<spdlog::sinks::stderr_sink_mt>(),
-                                                            spdlog::thread_pool(),
-                                                            spdlog::async_overflow_policy::overrun_oldest);
-        lines->set_pattern("%v", spdlog::pattern_time_type::utc);
-        lines->set_level(spdlog::level::info);
-        spdlog::register_logger(lines);
-        return loggers{std::move(events), std::move(lines)};
+        return loggers{std::move(events), make(lines_logger_name, "%v", spdlog::level::info)};
     }();
     return made;
 }
