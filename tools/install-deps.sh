@@ -8,6 +8,7 @@ packages=(
   libboost-test1.81-dev libboost-url1.81-dev
   librocksdb-dev libssl-dev libspdlog-dev libyaml-cpp-dev
   clang-14 libclang-rt-14-dev  # the sanitizer and fuzzing builds (tools/test.sh)
+  fiu-utils  # fault injection into the server's disk I/O (tests/crash/disk_fault_tests.cpp)
   "$@"
 )
 missing=()

@@ -25,7 +25,8 @@ enum class errc {
     headers_too_large,     // 431 REQUEST_HEADERS_TOO_LARGE: request line or headers over the limit
     bad_request,           // 400 BAD_REQUEST: not a well-formed HTTP request
     rate_limited,          // 429 RATE_LIMITED: over the client's request rate; see Retry-After
-    unavailable,           // 503 SERVICE_UNAVAILABLE: over the connection limit
+    unavailable,           // 503 SERVICE_UNAVAILABLE: over the connection limit, or the store
+                           // refuses writes after a disk fault; see Retry-After
     http_version_not_supported,  // 505 HTTP_VERSION_NOT_SUPPORTED: not HTTP/1.0 or HTTP/1.1
     internal,              // 500 INTERNAL_ERROR: storage or other server-side failure
 };

@@ -29,6 +29,7 @@ struct service_stats {
     std::uint64_t block_cache_misses = 0;
     std::uint64_t live_data_bytes = 0;     // RocksDB's estimate, all column families
     std::uint64_t memtable_bytes = 0;
+    bool store_writable = true;            // false while a disk fault makes it refuse writes
 };
 
 // Give it automatic or dynamic storage, not static: RocksDB's own statics are gone by the time
@@ -47,7 +48,9 @@ public:
 
     // Validates `request` and creates the user under `client_id`. `done` is called exactly once:
     // at once on the calling thread with VALIDATION_ERROR, or later on the writer thread with
-    // the stored user (durable by the store's sync policy) or CONFLICT. Never blocks on I/O.
+    // the stored user (durable by the store's sync policy), CONFLICT, or SERVICE_UNAVAILABLE if
+    // the disk failed (the user is not created; the store takes writes again by itself once
+    // the fault clears, so retry after a second). Never blocks on I/O.
     void async_create(std::string_view client_id, new_user request, create_handler done);
 
     // async_create, waiting for the answer. Blocks the calling thread until it is durable.
@@ -65,7 +68,7 @@ public:
     service_stats stats() const;
 
     // Whether the store is open and takes a durable write (a probe in its meta data), for
-    // readiness checks. INTERNAL_ERROR if not.
+    // readiness checks. SERVICE_UNAVAILABLE if not.
     result<void> check_writable();
 
     // Writes a consistent copy of the store into `directory`, which must not exist, while the

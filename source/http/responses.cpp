@@ -29,6 +29,8 @@ void set_error(response& res, const error& e) {
     json_text::append_string(res.body, e.message);
     res.body.append("}}");
     if (e.code == errc::unauthorized) res.set("WWW-Authenticate", "Bearer");
+    // Every 503 (connection limit, a store refusing writes, not ready) passes within seconds.
+    if (e.code == errc::unavailable) res.set("Retry-After", "1");
 }
 
 void serialize(const response& res, std::string_view request_id, std::string& out) {

@@ -34,7 +34,7 @@ struct response {
 void set_json(response& res, http::status status, std::string_view body);
 
 // {"error":{"code":"...","message":"..."}} with the code's HTTP status; a 401 also carries
-// WWW-Authenticate.
+// WWW-Authenticate, a 503 Retry-After: 1.
 void set_error(response& res, const error& e);
 
 // Appends the response as it goes on the wire: status line, Content-Type, Content-Length, the

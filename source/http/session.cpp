@@ -259,7 +259,6 @@ awaitable<> refuse_connection(tcp_socket socket) {
     response res;
     res.keep_alive = false;
     set_error(res, messages::unavailable());
-    res.set("Retry-After", "1");
     std::string id;
     request_id({}, id);
     std::string out;

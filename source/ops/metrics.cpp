@@ -97,6 +97,9 @@ std::string http_metrics::prometheus_text(const service_stats& service) const {
     sample(out, "ozzie_rocksdb_live_data_bytes", "", static_cast<double>(service.live_data_bytes));
     header(out, "ozzie_rocksdb_memtable_bytes", "gauge", "Size of all memtables.");
     sample(out, "ozzie_rocksdb_memtable_bytes", "", static_cast<double>(service.memtable_bytes));
+    header(out, "ozzie_store_writable", "gauge",
+           "1 if the store's last write succeeded; 0 while a disk fault makes it refuse writes.");
+    sample(out, "ozzie_store_writable", "", service.store_writable ? 1 : 0);
     return out;
 }
 

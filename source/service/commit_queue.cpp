@@ -62,7 +62,7 @@ void commit_queue::commit(std::vector<pending_create>& batch) {
     for (std::size_t i = 0; i < batch.size(); ++i) {
         auto& done = batch[i].done;
         if (!stored)
-            done(messages::internal());
+            done(stored.error().code == errc::unavailable ? messages::store_unavailable() : messages::internal());
         else if ((*stored)[i])
             done(std::move(users[i]));
         else

@@ -22,7 +22,8 @@ struct pending_create {
 
 // Group commit: the writer takes everything pending, gives each create an id, lets the store
 // keep the first of each (client, external id) and write the batch once (one WAL sync), then
-// answers every create: the user, CONFLICT, or INTERNAL_ERROR if the write failed.
+// answers every create: the user, CONFLICT, SERVICE_UNAVAILABLE if the write failed (a disk
+// fault), or INTERNAL_ERROR if the index could not be read.
 // The batch is whatever is waiting; the writer never sleeps to fill it.
 class commit_queue {
 public:

@@ -128,6 +128,12 @@ error unavailable() {
     return {errc::unavailable, "The server is at its connection limit. Retry shortly."};
 }
 
+error store_unavailable() {
+    return {errc::unavailable,
+            "The store cannot take writes right now (a disk fault; see the server log), so this "
+            "request was not applied. Reads still work. Retry after a second."};
+}
+
 error not_ready() {
     return {errc::unavailable, "The store does not take writes; see the server log."};
 }

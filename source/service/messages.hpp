@@ -32,6 +32,7 @@ error headers_too_large(std::size_t limit);
 error bad_request(std::string_view what);
 error rate_limited(std::chrono::seconds retry_after);
 error unavailable();
+error store_unavailable();
 error not_ready();
 error http_version_not_supported(unsigned version);
 error duplicate_field(std::string_view field);

@@ -62,11 +62,11 @@ result<user> user_service::find_by_external(std::string_view client_id,
 service_stats user_service::stats() const {
     const auto store = impl_->store.stats();
     return {impl_->queue.batch_sizes(), impl_->queue.commit_seconds(), store.block_cache_hits,
-            store.block_cache_misses, store.live_data_bytes, store.memtable_bytes};
+            store.block_cache_misses, store.live_data_bytes, store.memtable_bytes, store.writable};
 }
 
 result<void> user_service::check_writable() {
-    if (!impl_->store.probe_write()) return messages::internal();
+    if (!impl_->store.probe_write()) return messages::not_ready();
     return {};
 }
 

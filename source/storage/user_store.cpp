@@ -2,6 +2,7 @@
 
 #include "ops/logging.hpp"
 #include "storage/encoding.hpp"
+#include "storage/recoverable_env.hpp"
 
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
@@ -11,7 +12,9 @@
 #include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 
+#include <atomic>
 #include <stdexcept>
+#include <system_error>
 #include <unordered_set>
 
 namespace ozzie {
@@ -38,6 +41,7 @@ rocksdb::ColumnFamilyOptions column_family_options(const std::shared_ptr<rocksdb
 }  // namespace
 
 struct user_store::impl {
+    recoverable_env env;  // first: outlives the database
     rocksdb::DB* db = nullptr;
     // In the order of the descriptors in the constructor.
     rocksdb::ColumnFamilyHandle* default_cf = nullptr;
@@ -46,6 +50,25 @@ struct user_store::impl {
     rocksdb::ColumnFamilyHandle* meta = nullptr;
     rocksdb::WriteOptions write_options;
     std::shared_ptr<rocksdb::Statistics> statistics;
+    // Whether the last write succeeded. A failure is logged when this turns false and a recovery
+    // when it turns true again, so an outage is one pair of lines however many writes it refuses.
+    std::atomic<bool> writable{true};
+
+    // Writes `batch`; a failure is SERVICE_UNAVAILABLE: the store refuses writes until RocksDB
+    // has recovered from the fault by itself (see recoverable_env.hpp), and nothing it
+    // acknowledged is lost meanwhile.
+    result<void> write(const rocksdb::WriteOptions& options, rocksdb::WriteBatch& batch) {
+        if (const auto status = db->Write(options, &batch); !status.ok()) {
+            if (writable.exchange(false))
+                log(log_level::error, "storage_unavailable",
+                    {{"status", status.ToString()},
+                     {"effect", "writes answer 503 until the store recovers; reads go on"}});
+            return error{errc::unavailable, {}};
+        }
+        if (!writable.load(std::memory_order_relaxed) && !writable.exchange(true))
+            log(log_level::info, "storage_recovered");
+        return {};
+    }
 
     ~impl() {
         for (auto* handle : {default_cf, users, external_ids, meta})
@@ -58,7 +81,13 @@ struct user_store::impl {
 };
 
 user_store::user_store(const store_options& options) : impl_(std::make_unique<impl>()) {
+    // RocksDB would create it too, but first logs that it is missing, as an error.
+    std::error_code ignored;  // if this fails, so does the open below, with RocksDB's reason
+    std::filesystem::create_directories(options.data_dir, ignored);
     rocksdb::DBOptions db_options;
+    impl_->env = make_recoverable_env();
+    db_options.env = impl_->env.env.get();
+    db_options.info_log = impl_->env.info_log;
     db_options.create_if_missing = true;
     db_options.create_missing_column_families = true;
     // Tickers only (no timers): the block cache hit ratio for monitoring at little cost.
@@ -144,8 +173,7 @@ result<std::vector<bool>> user_store::insert(std::span<const user> users) {
         stored[i] = true;
     }
     if (batch.Count() > 0)
-        if (auto status = impl_->db->Write(impl_->write_options, &batch); !status.ok())
-            return storage_failure("write batch", status);
+        if (auto written = impl_->write(impl_->write_options, batch); !written) return written.error();
     return stored;
 }
 
@@ -153,6 +181,7 @@ user_store::figures user_store::stats() const {
     figures f;
     f.block_cache_hits = impl_->statistics->getTickerCount(rocksdb::BLOCK_CACHE_HIT);
     f.block_cache_misses = impl_->statistics->getTickerCount(rocksdb::BLOCK_CACHE_MISS);
+    f.writable = impl_->writable.load(std::memory_order_relaxed);
     for (auto* cf : {impl_->users, impl_->external_ids, impl_->meta}) {
         std::uint64_t value = 0;
         if (impl_->db->GetIntProperty(cf, rocksdb::DB::Properties::kEstimateLiveDataSize, &value))
@@ -166,9 +195,9 @@ user_store::figures user_store::stats() const {
 result<void> user_store::probe_write() {
     rocksdb::WriteOptions durable;
     durable.sync = true;
-    const auto status = impl_->db->Put(durable, impl_->meta, "ready_probe", "1");
-    if (!status.ok()) return storage_failure("probe write", status);
-    return {};
+    rocksdb::WriteBatch batch;
+    if (auto s = batch.Put(impl_->meta, "ready_probe", "1"); !s.ok()) return storage_failure("batch probe", s);
+    return impl_->write(durable, batch);
 }
 
 result<void> user_store::checkpoint(const std::filesystem::path& directory) const {

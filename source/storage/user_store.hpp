@@ -36,8 +36,11 @@ public:
     // Stores each user whose external id is still free under its client, checking against the
     // index and against the users before it in `users`. All records and index entries go in one
     // atomic write, durable by the sync option before this returns. Returns, for each user,
-    // whether it was stored (false: its external id was taken). Error: internal, in which
-    // case nothing was stored. Call from one thread at a time (the commit queue's writer).
+    // whether it was stored (false: its external id was taken). Errors, in which case none of
+    // them is stored: internal (the index could not be read) or unavailable (the write or its
+    // sync failed; writes are refused until the store has recovered by itself, and a batch
+    // refused so is not applied, though a crash before that recovery may replay it from the
+    // WAL). Call from one thread at a time (the commit queue's writer).
     result<std::vector<bool>> insert(std::span<const user> users);
 
     struct figures {
@@ -45,11 +48,12 @@ public:
         std::uint64_t block_cache_misses = 0;
         std::uint64_t live_data_bytes = 0;
         std::uint64_t memtable_bytes = 0;
+        bool writable = true;  // the last write succeeded
     };
     // RocksDB's statistics and size estimates. Thread-safe.
     figures stats() const;
 
-    // Writes a probe key to the meta column family with a WAL sync. Error: internal.
+    // Writes a probe key to the meta column family with a WAL sync. Errors as for insert.
     result<void> probe_write();
 
     // A RocksDB checkpoint (a consistent copy, hard-linking table files where it can) of the

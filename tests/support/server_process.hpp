@@ -76,6 +76,9 @@ public:
         std::filesystem::path clients_file;
         std::filesystem::path log_file;  // stdout and stderr are appended here
         std::vector<std::string> extra_args;  // e.g. {"--sync", "false"}
+        // A command that runs the server, e.g. {"/usr/bin/fiu-run", "-x"}; it must exec it, so
+        // that pid() is the server's.
+        std::vector<std::string> launcher{};
         std::chrono::seconds startup_deadline{60};
     };
 
@@ -115,9 +118,9 @@ private:
     }
 
     static std::vector<std::string> arguments(const options& o) {
-        std::vector<std::string> args = {o.executable.string(),  "--listen",  "127.0.0.1:0",
-                                         "--data-dir",           o.data_dir.string(),
-                                         "--clients",            o.clients_file.string()};
+        std::vector<std::string> args = o.launcher;
+        args.insert(args.end(), {o.executable.string(), "--listen", "127.0.0.1:0", "--data-dir",
+                                 o.data_dir.string(), "--clients", o.clients_file.string()});
         args.insert(args.end(), o.extra_args.begin(), o.extra_args.end());
         return args;
     }
