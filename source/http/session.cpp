@@ -132,6 +132,8 @@ awaitable<> serve(Stream& stream, session_registry::entry& entry, const request_
             if (ec) break;
             buffer.commit(n);
         }
+        // From its first byte on, a request is in flight: a graceful stop waits for its answer.
+        entry.busy = true;
         const auto started = clock::now();
         request_parser parser(req);
         parser.header_limit(static_cast<std::uint32_t>(options.header_limit));
@@ -171,7 +173,6 @@ awaitable<> serve(Stream& stream, session_registry::entry& entry, const request_
 
         // The request is read: no deadline while it is handled (a create may wait on a slow disk,
         // and its answer must not be lost to a timeout), then the write timeout for the answer.
-        entry.busy = true;
         entry.deadline = clock::time_point::max();
         const bool header_done = parser.is_header_done();
         request_id(header_done ? std::string_view(req.request_id) : std::string_view(), id);

@@ -26,13 +26,14 @@ struct session_registry {
     using clock = std::chrono::steady_clock;
     struct entry {
         tcp_socket* socket;
-        bool busy = false;  // between having read a request and having written its answer
+        bool busy = false;  // from the first byte of a request to having written its answer
         clock::time_point deadline = clock::time_point::max();
     };
     std::list<entry> sessions;
     bool stopping = false;
 
-    // Closes every idle connection; busy ones close after their answer is written.
+    // Closes every idle connection; busy ones close after their answer is written (a request
+    // still arriving must arrive within the request timeout).
     void stop();
     // Ends the connections whose deadline has passed: their pending reads and writes fail, and
     // so does any they start after.
