@@ -75,7 +75,7 @@ public:
 
 class file_system final : public rocksdb::FileSystemWrapper {
 public:
-    file_system() : FileSystemWrapper(rocksdb::FileSystem::Default()) {}
+    explicit file_system(std::shared_ptr<rocksdb::FileSystem> base) : FileSystemWrapper(std::move(base)) {}
     const char* Name() const override { return "ozzie_recoverable"; }
 
     IOStatus NewWritableFile(const std::string& name, const rocksdb::FileOptions& o,
@@ -126,8 +126,8 @@ public:
 
 }  // namespace
 
-recoverable_env make_recoverable_env() {
-    return {rocksdb::NewCompositeEnv(std::make_shared<file_system>()), std::make_shared<logger>()};
+recoverable_env make_recoverable_env(std::shared_ptr<rocksdb::FileSystem> base) {
+    return {rocksdb::NewCompositeEnv(std::make_shared<file_system>(std::move(base))), std::make_shared<logger>()};
 }
 
 }  // namespace ozzie

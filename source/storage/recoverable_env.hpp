@@ -17,6 +17,10 @@
 
 #include <memory>
 
+namespace rocksdb {
+class FileSystem;
+}
+
 namespace ozzie {
 
 struct recoverable_env {
@@ -24,6 +28,7 @@ struct recoverable_env {
     std::shared_ptr<rocksdb::Logger> info_log;
 };
 
-recoverable_env make_recoverable_env();
+// Over `base`: rocksdb::FileSystem::Default() in production, a fault-injecting one in tests.
+recoverable_env make_recoverable_env(std::shared_ptr<rocksdb::FileSystem> base);
 
 }  // namespace ozzie

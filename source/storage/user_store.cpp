@@ -6,6 +6,7 @@
 
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
+#include <rocksdb/file_system.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/statistics.h>
 #include <rocksdb/table.h>
@@ -80,12 +81,15 @@ struct user_store::impl {
     }
 };
 
-user_store::user_store(const store_options& options) : impl_(std::make_unique<impl>()) {
+user_store::user_store(const store_options& options) : user_store(options, rocksdb::FileSystem::Default()) {}
+
+user_store::user_store(const store_options& options, std::shared_ptr<rocksdb::FileSystem> file_system)
+    : impl_(std::make_unique<impl>()) {
     // RocksDB would create it too, but first logs that it is missing, as an error.
     std::error_code ignored;  // if this fails, so does the open below, with RocksDB's reason
     std::filesystem::create_directories(options.data_dir, ignored);
     rocksdb::DBOptions db_options;
-    impl_->env = make_recoverable_env();
+    impl_->env = make_recoverable_env(std::move(file_system));
     db_options.env = impl_->env.env.get();
     db_options.info_log = impl_->env.info_log;
     db_options.create_if_missing = true;

@@ -13,6 +13,10 @@
 #include <string_view>
 #include <vector>
 
+namespace rocksdb {
+class FileSystem;
+}
+
 namespace ozzie {
 
 class user_store {
@@ -20,6 +24,8 @@ public:
     // Opens or creates the database in options.data_dir with its column families, and checks
     // the schema version. Throws std::runtime_error if it cannot.
     explicit user_store(const store_options& options);
+    // The same on `file_system` instead of the POSIX one: tests simulate disk faults with it.
+    user_store(const store_options& options, std::shared_ptr<rocksdb::FileSystem> file_system);
     // Flushes and closes the database.
     ~user_store();
     user_store(const user_store&) = delete;
