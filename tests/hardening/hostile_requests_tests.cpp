@@ -504,6 +504,8 @@ void run_case(const hostile_case& c, std::uint16_t port, std::size_t index) {
 
     if (matched->status != 0) {
         const response& res = conn.last_response();
+        // Where the request line names an operation, the answer is the one documented for it.
+        if (const auto line = request_line_of(c.bytes)) conforms(line->first, line->second, res);
         if (matched->code.empty()) {
             check_user(res, matched->status);
         } else {

@@ -77,7 +77,7 @@ BOOST_AUTO_TEST_CASE(the_fourth_quick_request_gets_429_with_retry_after_and_othe
     for (int i = 1; i <= 3; ++i)
         BOOST_TEST_CONTEXT("request " << i) { check_error(expect_response(conn), 404, "NOT_FOUND"); }
     const response limited = expect_response(conn);
-    check_error(limited, 429, "RATE_LIMITED");
+    check_error(conforms("GET", "/v1/users/external:rl-4", limited), 429, "RATE_LIMITED");
     const auto retry_after = delay_seconds(header(limited, http::field::retry_after));
     BOOST_TEST_REQUIRE(retry_after.has_value(),
                        "Retry-After is not a number of seconds: '" << header(limited, http::field::retry_after) << "'");
@@ -122,7 +122,8 @@ BOOST_AUTO_TEST_CASE(over_the_cap_new_connections_get_503_while_open_ones_keep_w
             raw_connection extra(port);
             extra.send(get_request("/v1/users/external:cap-extra"));
             BOOST_TEST_REQUIRE((extra.read_response(5s) == outcome::response), "the connection over the cap got no answer");
-            check_error(extra.last_response(), 503, "SERVICE_UNAVAILABLE");
+            check_error(conforms("GET", "/v1/users/external:cap-extra", extra.last_response()), 503,
+                        "SERVICE_UNAVAILABLE");
             BOOST_TEST(header(extra.last_response(), http::field::retry_after) == "1");
             BOOST_TEST((extra.wait_for_close(5s) == outcome::closed));
         }
@@ -201,7 +202,7 @@ BOOST_AUTO_TEST_CASE(a_body_limit_of_1000_is_honoured) {
         raw_connection conn(port);
         conn.send("POST /v1/users HTTP/1.1\r\nHost: 127.0.0.1\r\n" + auth_line() +
                   "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks.str());
-        check_error(expect_response(conn), 413, "PAYLOAD_TOO_LARGE");
+        check_error(conforms("POST", "/v1/users", expect_response(conn)), 413, "PAYLOAD_TOO_LARGE");
     }
     {
         // Nothing over the limit was created.

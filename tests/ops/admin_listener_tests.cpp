@@ -23,6 +23,7 @@ namespace {
 namespace http = ozzie::testing::http;
 namespace json = boost::json;
 using namespace std::chrono_literals;
+using ozzie::testing::admin_conforms;
 using ozzie::testing::alice;
 using ozzie::testing::auth_headers;
 using ozzie::testing::bob;
@@ -43,14 +44,15 @@ std::string joined(const std::vector<std::string>& lines) {
     return out;
 }
 
-http_response get(std::uint16_t port, std::string_view target, const header_list& headers = {}) {
-    http_client client(port);
-    return client.request(http::verb::get, target, headers);
+// GET `target` on the admin listener, the answer checked against docs/admin-openapi.yaml.
+http_response admin_get(std::uint16_t admin_port, std::string_view target) {
+    http_client client(admin_port, 30s, admin_conforms);
+    return client.request(http::verb::get, target);
 }
 
 // One scrape of /metrics, checked against the text format.
 prom_text scrape(std::uint16_t admin_port) {
-    const auto res = get(admin_port, "/metrics");
+    const auto res = admin_get(admin_port, "/metrics");
     BOOST_TEST_REQUIRE(res.result_int() == 200u, res.body());
     const auto content_type = header_value(res, "Content-Type");
     BOOST_TEST(content_type.starts_with("text/plain"), content_type);
@@ -158,19 +160,19 @@ BOOST_FIXTURE_TEST_CASE(healthz_and_readyz_answer_on_the_admin_port, ops_server)
     BOOST_TEST_REQUIRE(admin_port != 0);
     BOOST_TEST(admin_port != port);
 
-    const auto health = get(admin_port, "/healthz");
+    const auto health = admin_get(admin_port, "/healthz");
     BOOST_TEST(health.result_int() == 200u);
     BOOST_TEST(header_value(health, "Content-Type").starts_with("application/json"));
     BOOST_TEST(json::parse(health.body()) == json::parse(R"({"status":"ok"})"), health.body());
     BOOST_TEST(!header_value(health, "X-Request-Id").empty());
 
-    const auto ready = get(admin_port, "/readyz");
+    const auto ready = admin_get(admin_port, "/readyz");
     BOOST_TEST(ready.result_int() == 200u);
     BOOST_TEST(header_value(ready, "Content-Type").starts_with("application/json"));
     BOOST_TEST(json::parse(ready.body()) == json::parse(R"({"status":"ready"})"), ready.body());
 
     // Several on one keep-alive connection, with a query string ignored.
-    http_client client(admin_port);
+    http_client client(admin_port, 30s, admin_conforms);
     for (int i = 0; i < 3; ++i) {
         BOOST_TEST(client.request(http::verb::get, "/healthz?probe=" + std::to_string(i)).result_int() == 200u);
         BOOST_TEST(client.request(http::verb::get, "/readyz").result_int() == 200u);
@@ -274,7 +276,7 @@ BOOST_FIXTURE_TEST_CASE(metrics_count_the_traffic_by_route_and_status, ops_serve
     // user go through the block cache, and the hit ratio follows the lookups.
     ozzie::testing::temp_dir backup;
     {
-        http_client admin(admin_port);
+        http_client admin(admin_port, 30s, admin_conforms);
         const auto res = admin.request(http::verb::post, "/backup", {{"Content-Type", "application/json"}},
                                        json::serialize(json::object{{"directory", (backup.path() / "b").string()}}));
         BOOST_TEST_REQUIRE(res.result_int() == 200u, res.body());
@@ -340,7 +342,7 @@ BOOST_FIXTURE_TEST_CASE(admin_routes_are_not_served_on_the_public_port, ops_serv
 }
 
 BOOST_FIXTURE_TEST_CASE(the_api_is_not_served_on_the_admin_port, ops_server) {
-    http_client admin(admin_port);
+    http_client admin(admin_port, 30s, admin_conforms);
     const auto create = admin.request(http::verb::post, "/v1/users", auth_headers(alice), create_body("via-admin"));
     BOOST_TEST(create.result_int() == 404u, create.body());
     BOOST_TEST(is_error_envelope(create, "NOT_FOUND"), create.body());
@@ -370,7 +372,7 @@ BOOST_FIXTURE_TEST_CASE(a_wrong_method_on_an_admin_route_is_405_with_allow, ops_
         {http::verb::put, "/readyz", "GET"},    {http::verb::post, "/metrics", "GET"},
         {http::verb::get, "/backup", "POST"},   {http::verb::delete_, "/backup", "POST"},
     };
-    http_client client(admin_port);
+    http_client client(admin_port, 30s, admin_conforms);
     for (const auto& c : cases) {
         BOOST_TEST_CONTEXT(http::to_string(c.method) << " " << c.target) {
             const auto res = client.request(c.method, c.target);
@@ -450,7 +452,7 @@ BOOST_AUTO_TEST_CASE(a_port_already_in_use_is_refused_at_start, *boost::unit_tes
     // The first server was not disturbed.
     http_client c(first.port);
     BOOST_TEST(c.request(http::verb::get, "/v1/users/external:x", auth_headers(alice)).result_int() == 404u);
-    BOOST_TEST(get(first.admin_port, "/healthz").result_int() == 200u);
+    BOOST_TEST(admin_get(first.admin_port, "/healthz").result_int() == 200u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -26,6 +26,7 @@ namespace {
 namespace http = ozzie::testing::http;
 namespace json = boost::json;
 using namespace std::chrono_literals;
+using ozzie::testing::admin_conforms;
 using ozzie::testing::alice;
 using ozzie::testing::auth_headers;
 using ozzie::testing::bob;
@@ -108,7 +109,7 @@ private:
 };
 
 http_response post_backup(std::uint16_t admin_port, const std::filesystem::path& directory) {
-    http_client admin(admin_port, 120s);
+    http_client admin(admin_port, 120s, admin_conforms);
     return admin.request(http::verb::post, "/backup", {{"Content-Type", "application/json"}},
                          json::serialize(json::object{{"directory", directory.string()}}));
 }
@@ -174,7 +175,7 @@ BOOST_FIXTURE_TEST_CASE(a_backup_under_load_restores_every_user_acknowledged_bef
         for (const auto& u : all)
             BOOST_TEST(c.request(http::verb::get, "/v1/users/" + u.id, auth_headers(*u.client)).result_int() == 200u,
                        u.external_id);
-        http_client admin(admin_port);
+        http_client admin(admin_port, 30s, admin_conforms);
         BOOST_TEST(admin.request(http::verb::get, "/readyz").result_int() == 200u);
     }
 
@@ -280,7 +281,7 @@ BOOST_FIXTURE_TEST_CASE(a_backup_into_an_existing_directory_fails_and_the_server
     http_client c(port);
     BOOST_TEST(c.request(http::verb::post, "/v1/users", auth_headers(alice), create_body("after")).result_int() == 201u);
     BOOST_TEST(c.request(http::verb::get, "/v1/users/external:before", auth_headers(alice)).result_int() == 200u);
-    http_client admin(admin_port);
+    http_client admin(admin_port, 30s, admin_conforms);
     BOOST_TEST(admin.request(http::verb::get, "/readyz").result_int() == 200u);
     const auto fresh = post_backup(admin_port, scratch.path() / "fresh");
     BOOST_TEST(fresh.result_int() == 200u, fresh.body());
@@ -299,7 +300,7 @@ BOOST_AUTO_TEST_CASE(ozzie_admin_backup_without_a_server_fails_with_a_message, *
 }
 
 BOOST_FIXTURE_TEST_CASE(a_backup_request_without_a_directory_is_a_validation_error, ops_server) {
-    http_client admin(admin_port);
+    http_client admin(admin_port, 30s, admin_conforms);
     for (const std::string body : {"", "{}", "not json", R"({"directory":""})", R"({"directory":42})", "[]"}) {
         const auto res = admin.request(http::verb::post, "/backup", {{"Content-Type", "application/json"}}, body);
         BOOST_TEST(res.result_int() == 400u, "body " << body << ": " << res.body());

@@ -1,10 +1,12 @@
 // What the hardening tests share: a real ozzie::server on 127.0.0.1 (port 0) over a real
 // ozzie::user_service in a fresh temp dir with a clients file, with options each test can
-// tighten; and the checks of the API's JSON shapes (the error envelope, the user object).
+// tighten; and the checks of the API's JSON shapes (the error envelope, the user object) and of
+// responses against docs/openapi.yaml.
 #pragma once
 
 #include "support/credentials.hpp"
 #include "support/in_process_server.hpp"
+#include "support/openapi_check.hpp"
 #include "support/raw_connection.hpp"
 #include "support/response_json.hpp"
 
@@ -14,9 +16,12 @@
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace ozzie::testing::hardening {
@@ -129,6 +134,34 @@ inline json::object check_user(const response& res, unsigned status) {
         return data;
     }
     return {};
+}
+
+// Requires that `res`, the answer to `method target`, is as docs/openapi.yaml describes it (the
+// status documented for that operation, its headers, its body's schema). Returns `res`.
+inline const response& conforms(std::string_view method, std::string_view target, const response& res) {
+    try {
+        ozzie_openapi().require(method, target, res);
+    } catch (const openapi_violation& e) {
+        BOOST_ERROR("the answer to " << method << " " << target << " is not as docs/openapi.yaml says:\n"
+                                     << e.what());
+    }
+    return res;
+}
+
+// The method and target of the request line in `bytes` when it has the form
+// "METHOD /target HTTP/..." with an upper-case method: what names an operation of the document.
+// (Methods are case-sensitive: "get" is no operation but an unknown method, answered 405.)
+inline std::optional<std::pair<std::string, std::string>> request_line_of(std::string_view bytes) {
+    const auto end = bytes.find("\r\n");
+    const std::string_view line = bytes.substr(0, end);
+    const auto space = line.find(' ');
+    if (end == std::string_view::npos || space == std::string_view::npos || space == 0) return std::nullopt;
+    const auto target_end = line.find(' ', space + 1);
+    if (target_end == std::string_view::npos || line.substr(target_end + 1).find(' ') != std::string_view::npos ||
+        !line.substr(target_end + 1).starts_with("HTTP/") || line[space + 1] != '/' ||
+        std::any_of(line.begin(), line.begin() + space, [](char ch) { return ch < 'A' || ch > 'Z'; }))
+        return std::nullopt;
+    return std::pair{std::string(line.substr(0, space)), std::string(line.substr(space + 1, target_end - space - 1))};
 }
 
 // Reads one response on `c` and requires that there is one.

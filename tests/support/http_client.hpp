@@ -42,9 +42,12 @@ inline std::function<void(const http_request&, const http_response&)> check_ever
 class http_client {
 public:
     // Connects to 127.0.0.1:port. Throws boost::system::system_error if it cannot.
+    // `check`, if given, is called as check_every_response is, for this client's answers only
+    // (e.g. to check them against the admin listener's document).
     explicit http_client(std::uint16_t port,
-                         std::chrono::steady_clock::duration timeout = std::chrono::seconds{30})
-        : stream_(ioc_), timeout_(timeout) {
+                         std::chrono::steady_clock::duration timeout = std::chrono::seconds{30},
+                         std::function<void(const http_request&, const http_response&)> check = {})
+        : stream_(ioc_), timeout_(timeout), check_(std::move(check)) {
         const net::ip::tcp::endpoint endpoint(net::ip::make_address("127.0.0.1"), port);
         run("connect", [&](auto done) {
             stream_.async_connect(endpoint, [done](boost::system::error_code ec) mutable {
@@ -72,6 +75,7 @@ public:
         run("write request", [&](auto done) { http::async_write(stream_, req, done); });
         http_response res = read_response(req.method() == http::verb::head);
         if (check_every_response) check_every_response(req, res);
+        if (check_) check_(req, res);
         return res;
     }
 
@@ -128,6 +132,7 @@ private:
     beast::tcp_stream stream_;
     beast::flat_buffer buffer_;
     std::chrono::steady_clock::duration timeout_;
+    std::function<void(const http_request&, const http_response&)> check_;
 };
 
 }  // namespace ozzie::testing

@@ -620,11 +620,14 @@ void openapi_document::require(std::string_view method, std::string_view target,
     throw openapi_violation(what);
 }
 
-#ifdef OZZIE_OPENAPI_PATH
 const openapi_document& ozzie_openapi() {
-    static const openapi_document document = openapi_document::load(OZZIE_OPENAPI_PATH);
+    static const openapi_document document = openapi_document::load(OZZIE_SOURCE_DIR "/docs/openapi.yaml");
     return document;
 }
-#endif
+
+const openapi_document& ozzie_admin_openapi() {
+    static const openapi_document document = openapi_document::load(OZZIE_SOURCE_DIR "/docs/admin-openapi.yaml");
+    return document;
+}
 
 }  // namespace ozzie::testing

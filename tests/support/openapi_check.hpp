@@ -93,8 +93,9 @@ private:
     std::vector<std::pair<std::string, std::regex>> templates_;
 };
 
-// docs/openapi.yaml of this repository (OZZIE_OPENAPI_PATH, a compile definition of the HTTP
-// tests), loaded on first use.
+// docs/openapi.yaml of this repository, loaded on first use.
 const openapi_document& ozzie_openapi();
+// docs/admin-openapi.yaml, the admin listener's document, loaded on first use.
+const openapi_document& ozzie_admin_openapi();
 
 }  // namespace ozzie::testing

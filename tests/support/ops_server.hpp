@@ -7,6 +7,7 @@
 #include "support/credentials.hpp"
 #include "support/http_client.hpp"
 #include "support/in_process_server.hpp"
+#include "support/openapi_check.hpp"
 
 #include <ozzie/config.hpp>
 
@@ -101,6 +102,14 @@ inline std::string start_failure(ozzie::server& s) {
 // A create body for `external_user_id`.
 inline std::string create_body(std::string_view external_user_id) {
     return boost::json::serialize(boost::json::object{{"external_user_id", external_user_id}});
+}
+
+// For http_client's `check`: an answer of the admin listener is as docs/admin-openapi.yaml says
+// (throws openapi_violation if not).
+inline void admin_conforms(const http_request& req, const http_response& res) {
+    const auto method = req.method_string();
+    const auto target = req.target();
+    ozzie_admin_openapi().require({method.data(), method.size()}, {target.data(), target.size()}, res);
 }
 
 inline header_list auth_headers(const test_client& c) {
