@@ -20,7 +20,7 @@ struct print_and_exit {
     std::string text;
 };
 
-// Every option parse_command_line knows, as --help lists them (tests check each has a test).
+// Every option parse_command_line knows, as --help lists them; a test requires a row for each.
 boost::program_options::options_description command_line_options();
 
 // Parses `ozzie-server` arguments; options missing from the command line are taken from

@@ -1,7 +1,6 @@
 // IPv6 listeners from the command line: the real ozzie-server with `--listen [::1]:0` and
 // `--admin-listen [::1]:0` binds both on ::1 (port 0: the ports are read back from its
 // "listening" line) and answers there. Skipped, saying why, on a machine without ::1.
-#include "support/child_process.hpp"
 #include "support/http_client.hpp"
 #include "support/ops_server.hpp"
 #include "support/server_files.hpp"
