@@ -46,7 +46,7 @@ std::chrono::milliseconds timeout(const po::variables_map& values, const char* n
 
 }  // namespace
 
-std::variant<run_options, print_and_exit> parse_command_line(int argc, const char* const argv[]) {
+po::options_description command_line_options() {
     const server_options defaults;
     po::options_description options("Options (each can also be set in the --config file as name = value)");
     options.add_options()
@@ -73,7 +73,11 @@ std::variant<run_options, print_and_exit> parse_command_line(int argc, const cha
         ("tls-cert", po::value<std::string>(), "PEM certificate chain of the HTTPS listener")
         ("tls-key", po::value<std::string>(), "PEM private key of the HTTPS listener")
         ("log-level", po::value<std::string>()->default_value(defaults.log_level), "debug, info (a line per request), warning, error or off");
+    return options;
+}
 
+std::variant<run_options, print_and_exit> parse_command_line(int argc, const char* const argv[]) {
+    const auto options = command_line_options();
     po::variables_map values;
     try {
         // No positional options: a stray word is an error, not silently ignored.

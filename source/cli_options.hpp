@@ -3,6 +3,8 @@
 
 #include <ozzie/config.hpp>
 
+#include <boost/program_options/options_description.hpp>
+
 #include <string>
 #include <variant>
 
@@ -17,6 +19,9 @@ struct run_options {
 struct print_and_exit {
     std::string text;
 };
+
+// Every option parse_command_line knows, as --help lists them; a test requires a row for each.
+boost::program_options::options_description command_line_options();
 
 // Parses `ozzie-server` arguments; options missing from the command line are taken from
 // `--config FILE` (INI-style `name = value` lines) when given. Throws std::runtime_error

@@ -10,6 +10,7 @@
 #include "support/ops_server.hpp"
 #include "support/server_process.hpp"
 #include "support/temp_dir.hpp"
+#include "support/unused_port.hpp"
 
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
@@ -289,10 +290,10 @@ BOOST_FIXTURE_TEST_CASE(a_backup_into_an_existing_directory_fails_and_the_server
 
 BOOST_AUTO_TEST_CASE(ozzie_admin_backup_without_a_server_fails_with_a_message, *boost::unit_test::timeout(120)) {
     ozzie::testing::temp_dir scratch;
-    const auto nobody = ozzie::testing::free_loopback_port();
+    const ozzie::testing::unused_port nobody;
     const auto result = ozzie::testing::run_command(
         {ozzie::testing::executable_from_env("OZZIE_ADMIN").string(), "backup", (scratch.path() / "b").string(),
-         "--admin", "127.0.0.1:" + std::to_string(nobody)},
+         "--admin", "127.0.0.1:" + std::to_string(nobody.port())},
         scratch.path(), 60s);
     BOOST_TEST(result.exit_code > 0, result.describe());
     BOOST_TEST(!result.err.empty(), result.describe());

@@ -314,20 +314,23 @@ BOOST_FIXTURE_TEST_CASE(sigint_stops_gracefully_as_sigterm_does, log_fixture, *b
 }
 
 BOOST_FIXTURE_TEST_CASE(log_level_warning_leaves_out_the_request_lines, log_fixture, *boost::unit_test::timeout(180)) {
-    // At warning the server does not log its port, so it gets one named up front.
-    const auto port = ozzie::testing::free_loopback_port();
+    // At warning the server does not log its port: it is read from the listening socket instead.
     ozzie::testing::child_process server(
-        {ozzie::testing::server_executable().string(), "--listen", "127.0.0.1:" + std::to_string(port), "--data-dir",
+        {ozzie::testing::server_executable().string(), "--listen", "127.0.0.1:0", "--data-dir",
          data_dir().string(), "--clients", clients_file().string(), "--threads", "1", "--log-level", "warning"},
         log_file(), log_file());
+    std::set<std::uint16_t> ports;
     BOOST_TEST_REQUIRE(ozzie::testing::eventually(
-                           [&] { return ozzie::testing::accepts_connections(port) || !server.running() ||
-                                        server.wait(0ms).has_value(); },
+                           [&] {
+                               ports = ozzie::testing::listening_ports(server.pid());
+                               return !ports.empty() || !server.running() || server.wait(0ms).has_value();
+                           },
                            60s),
                        "the server did not start: " << server.err());
     BOOST_TEST_REQUIRE(server.running(), "the server exited: " << server.err());
+    BOOST_TEST_REQUIRE(ports.size() == 1u, "one listener expected");
     {
-        http_client c(port);
+        http_client c(*ports.begin());
         const header_list auth = {{"Authorization", client.authorization()}, {"Content-Type", "application/json"}};
         BOOST_TEST(c.request(http::verb::post, "/v1/users", auth, ozzie::testing::create_body("quiet")).result_int() == 201u);
         BOOST_TEST(c.request(http::verb::get, "/v1/users/external:quiet", auth).result_int() == 200u);

@@ -5,8 +5,8 @@
 //
 // server_process.hpp builds on it to start ozzie-server on port 0 and read the port from its
 // "listening" log line; use child_process directly for everything else: ozzie-admin, and
-// ozzie-server runs that do not log that line (--log-level warning) or must not start at all
-// (bad options).
+// ozzie-server runs that do not log that line (--log-level warning: listening_ports reads its
+// port) or must not start at all (bad options).
 //
 // Every wait has a generous deadline: a safety net against hangs, not a timing assertion.
 #pragma once
@@ -29,6 +29,8 @@
 #include <fstream>
 #include <iterator>
 #include <optional>
+#include <set>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -56,25 +58,36 @@ inline std::string read_whole_file(const std::filesystem::path& path) {
     return {std::istreambuf_iterator<char>(in), {}};
 }
 
-// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then closed). For the few
-// tests that must name a port up front; another process could take it meanwhile, which on a
-// test machine does not happen in practice.
-inline std::uint16_t free_loopback_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) throw std::system_error(errno, std::generic_category(), "socket");
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = 0;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t size = sizeof address;
-    if (::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) != 0) {
-        const int e = errno;
-        ::close(fd);
-        throw std::system_error(e, std::generic_category(), "bind to 127.0.0.1:0");
+// The TCP ports process `pid` listens on, read from /proc (its sockets in LISTEN state, IPv4 and
+// IPv6): how a test learns the port of an ozzie-server started on port 0 that does not log it
+// (--log-level warning). Empty until it listens, or once it is gone.
+inline std::set<std::uint16_t> listening_ports(pid_t pid) {
+    const std::filesystem::path proc = "/proc/" + std::to_string(pid);
+    std::set<std::string> sockets;  // its descriptors' links, "socket:[INODE]" for a socket
+    std::error_code ec;
+    for (std::filesystem::directory_iterator fd(proc / "fd", ec), end; !ec && fd != end; fd.increment(ec)) {
+        std::error_code unreadable;  // closed meanwhile
+        const auto target = std::filesystem::read_symlink(fd->path(), unreadable);
+        if (!unreadable) sockets.insert(target.string());
     }
-    ::close(fd);
-    return ntohs(address.sin_port);
+    std::set<std::uint16_t> ports;
+    for (const char* table : {"net/tcp", "net/tcp6"}) {
+        std::ifstream in(proc / table);
+        std::string line;
+        std::getline(in, line);  // the column names
+        while (std::getline(in, line)) {
+            // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode ...
+            std::istringstream columns(line);
+            std::string sl, local, remote, state, queues, timer, retransmits, uid, timeout, inode;
+            columns >> sl >> local >> remote >> state >> queues >> timer >> retransmits >> uid >> timeout >> inode;
+            // State 0A is TCP_LISTEN; the local address is HEX_ADDRESS:HEX_PORT.
+            if (state == "0A" && sockets.count("socket:[" + inode + "]")) {
+                const auto port = std::stoul(local.substr(local.find(':') + 1), nullptr, 16);
+                ports.insert(static_cast<std::uint16_t>(port));
+            }
+        }
+    }
+    return ports;
 }
 
 // Whether something accepts TCP connections on 127.0.0.1:port right now.

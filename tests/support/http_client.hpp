@@ -47,8 +47,17 @@ public:
     explicit http_client(std::uint16_t port,
                          std::chrono::steady_clock::duration timeout = std::chrono::seconds{30},
                          std::function<void(const http_request&, const http_response&)> check = {})
-        : stream_(ioc_), timeout_(timeout), check_(std::move(check)) {
-        const net::ip::tcp::endpoint endpoint(net::ip::make_address("127.0.0.1"), port);
+        : http_client(net::ip::make_address("127.0.0.1"), port, timeout, std::move(check)) {}
+
+    // Connects to address:port (an IPv6 listener: ::1).
+    http_client(const net::ip::address& address, std::uint16_t port,
+                std::chrono::steady_clock::duration timeout = std::chrono::seconds{30},
+                std::function<void(const http_request&, const http_response&)> check = {})
+        : stream_(ioc_),
+          timeout_(timeout),
+          host_(address.is_v6() ? "[" + address.to_string() + "]" : address.to_string()),
+          check_(std::move(check)) {
+        const net::ip::tcp::endpoint endpoint(address, port);
         run("connect", [&](auto done) {
             stream_.async_connect(endpoint, [done](boost::system::error_code ec) mutable {
                 done(ec, 0);
@@ -62,7 +71,7 @@ public:
     http_response request(http::verb method, std::string_view target,
                           const header_list& headers = {}, std::string body = {}) {
         http_request req{method, target, 11};
-        req.set(http::field::host, "127.0.0.1");
+        req.set(http::field::host, host_);
         for (const auto& [name, value] : headers) req.set(name, value);
         const bool has_body = !body.empty() || method == http::verb::post;
         req.body() = std::move(body);
@@ -132,6 +141,7 @@ private:
     beast::tcp_stream stream_;
     beast::flat_buffer buffer_;
     std::chrono::steady_clock::duration timeout_;
+    std::string host_;  // the Host header
     std::function<void(const http_request&, const http_response&)> check_;
 };
 

@@ -80,9 +80,10 @@ public:
         // that pid() is the server's.
         std::vector<std::string> launcher{};
         std::chrono::seconds startup_deadline{60};
+        std::string listen = "127.0.0.1:0";  // --listen; port 0, read back from the log
     };
 
-    // Spawns the server on 127.0.0.1, port 0, and waits until it prints the port it listens on.
+    // Spawns the server on `listen` and waits until it prints the port it listens on.
     // Throws std::runtime_error (with the log's new lines) if it exits first or never does.
     explicit server_process(options opts)
         : options_(std::move(opts)),
@@ -119,7 +120,7 @@ private:
 
     static std::vector<std::string> arguments(const options& o) {
         std::vector<std::string> args = o.launcher;
-        args.insert(args.end(), {o.executable.string(), "--listen", "127.0.0.1:0", "--data-dir",
+        args.insert(args.end(), {o.executable.string(), "--listen", o.listen, "--data-dir",
                                  o.data_dir.string(), "--clients", o.clients_file.string()});
         args.insert(args.end(), o.extra_args.begin(), o.extra_args.end());
         return args;
