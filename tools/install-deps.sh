@@ -10,6 +10,7 @@ packages=(
   libvalijson-dev  # the schemas of docs/openapi.yaml in the HTTP tests (tests/support/openapi_check.cpp)
   clang-14 libclang-rt-14-dev  # the sanitizer and fuzzing builds (tools/test.sh)
   fiu-utils  # fault injection into the server's disk I/O (tests/crash/disk_fault_tests.cpp)
+  prometheus  # promtool checks /metrics (tests/ops/admin_listener_tests.cpp); also installs the server
   "$@"
 )
 missing=()
