@@ -7,6 +7,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev
   libboost-test1.81-dev libboost-url1.81-dev
   librocksdb-dev libssl-dev libspdlog-dev libyaml-cpp-dev
+  libvalijson-dev  # the schemas of docs/openapi.yaml in the HTTP tests (tests/support/openapi_check.cpp)
   clang-14 libclang-rt-14-dev  # the sanitizer and fuzzing builds (tools/test.sh)
   fiu-utils  # fault injection into the server's disk I/O (tests/crash/disk_fault_tests.cpp)
   "$@"
@@ -15,9 +16,19 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
 if ((${#missing[@]})); then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+# promtool checks /metrics (tests/ops/admin_listener_tests.cpp). Debian ships it only in the
+# prometheus package, whose installation also sets up and starts a Prometheus server (and pulls
+# in 300 MB): take just promtool, a Go program that needs only libc, out of that package.
+if ! command -v promtool > /dev/null; then
+  download=$(mktemp -d)
+  (cd "$download" && { apt-get download prometheus || { $sudo apt-get update && apt-get download prometheus; }; })
+  dpkg-deb -x "$download"/prometheus_*.deb "$download/package"
+  $sudo install -m 755 "$download/package/usr/bin/promtool" /usr/local/bin/promtool
+  rm -rf "$download"
 fi

@@ -299,7 +299,7 @@ BOOST_AUTO_TEST_CASE(require_throws_with_every_violation) {
     }
 }
 
-// The JSON Schema subset on a document of its own.
+// The JSON Schema keywords a document may use, on a document of its own.
 BOOST_AUTO_TEST_CASE(the_schema_subset) {
     const openapi_document doc = openapi_document::parse(R"(
 openapi: 3.1.0
@@ -347,7 +347,7 @@ components:
     bad(R"({"n": 1, "f": "1"})");
     bad(R"([])");
 
-    // Keywords outside the subset, bad references and bad patterns are refused at load.
+    // Other keywords, bad references and bad patterns are refused at load.
     const auto refused = [](const char* schema) {
         BOOST_TEST_CONTEXT(schema) {
             BOOST_CHECK_THROW(openapi_document::parse(std::string(R"(
@@ -366,6 +366,9 @@ components:
     refused("{$ref: '#/components/schemas/Nowhere'}");
     refused("{type: strin}");
     refused("{additionalProperties: {type: string}}");
+    // Draft 7 ignores what stands beside a $ref: refused rather than silently unchecked.
+    refused("{properties: {a: {type: string}, b: {$ref: '#/components/schemas/X/properties/a', "
+            "minLength: 1}}}");
     BOOST_CHECK_THROW(openapi_document::parse("openapi: 3.0.3\npaths: {}\n"), std::runtime_error);
     BOOST_CHECK_THROW(openapi_document::parse("openapi: 3.1.0\npaths: {a: 1\n"),
                       std::runtime_error);

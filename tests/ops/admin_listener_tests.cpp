@@ -2,7 +2,8 @@
 // on the public one, and the public API never on it. A real server on 127.0.0.1 (port 0, admin
 // port 0) and real HTTP clients. /metrics is read with a strict checker of the Prometheus text
 // format (support/prometheus_text.hpp), which is itself tested on broken input first, and its
-// figures are compared with the traffic the test sent.
+// figures are compared with the traffic the test sent. After traffic it is also read by
+// `promtool check metrics` (Debian package prometheus), which must find no problem at all.
 #include "support/child_process.hpp"
 #include "support/http_client.hpp"
 #include "support/ops_server.hpp"
@@ -14,6 +15,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <cmath>
+#include <fstream>
 #include <map>
 #include <set>
 #include <string>
@@ -61,6 +63,17 @@ prom_text scrape(std::uint16_t admin_port) {
     auto parsed = check_prometheus_text(res.body());
     BOOST_TEST(parsed.errors.empty(), "malformed /metrics:\n" << joined(parsed.errors) << "--- text:\n" << res.body());
     return parsed;
+}
+
+// `promtool check metrics` on `text`: its exit code, and what it reports (parse errors, and lint
+// problems such as a missing HELP or a counter not named _total).
+ozzie::testing::command_result promtool_check(const std::string& text) {
+    const ozzie::testing::temp_dir scratch;
+    const auto file = scratch.path() / "metrics.txt";
+    std::ofstream(file, std::ios::binary) << text;
+    // promtool reads the text from stdin; run_command gives children /dev/null there.
+    return ozzie::testing::run_command({"/bin/sh", "-c", "exec promtool check metrics < \"$1\"", "sh", file.string()},
+                                       scratch.path());
 }
 
 // ozzie_http_requests_total by route and status.
@@ -155,6 +168,13 @@ BOOST_AUTO_TEST_CASE(the_prometheus_checker_rejects_malformed_text) {
     };
     for (const auto& [what, text] : bad)
         BOOST_TEST(!check_prometheus_text(text).errors.empty(), "accepted: " << what);
+
+    // promtool too: it passes the good text, and reports a missing HELP.
+    const auto passed = promtool_check("# HELP g A gauge.\n# TYPE g gauge\ng 1\n");
+    BOOST_TEST((passed.exit_code == 0 && passed.out.empty() && passed.err.empty()), passed.describe());
+    const auto linted = promtool_check("# TYPE g gauge\ng 1\n");
+    BOOST_TEST(linted.exit_code != 0, linted.describe());
+    BOOST_TEST((linted.out + linted.err).find("no help text") != std::string::npos, linted.describe());
 }
 
 BOOST_FIXTURE_TEST_CASE(healthz_and_readyz_answer_on_the_admin_port, ops_server) {
@@ -304,6 +324,12 @@ BOOST_FIXTURE_TEST_CASE(metrics_count_the_traffic_by_route_and_status, ops_serve
     }
     BOOST_TEST(*after > 0.0, "no block cache hit after reading one flushed user 6 times");
     BOOST_TEST(*after <= 1.0);
+
+    // Prometheus's own checker agrees, every family now having samples.
+    const std::string text = get(admin_port, "/metrics").body();
+    const auto promtool = promtool_check(text);
+    BOOST_TEST((promtool.exit_code == 0 && promtool.out.empty() && promtool.err.empty()),
+               "promtool check metrics: " << promtool.describe() << "--- text:\n" << text);
 }
 
 BOOST_FIXTURE_TEST_CASE(open_connections_follow_the_clients, ops_server, *boost::unit_test::timeout(120)) {

@@ -1,8 +1,13 @@
 // The OpenAPI response checker: see openapi_check.hpp for what it checks and the JSON Schema
-// subset it implements.
+// keywords a document may use. Schemas are validated by valijson.
 #include "support/openapi_check.hpp"
 
 #include <boost/json.hpp>
+#include <valijson/adapters/boost_json_adapter.hpp>
+#include <valijson/schema.hpp>
+#include <valijson/schema_parser.hpp>
+#include <valijson/validation_results.hpp>
+#include <valijson/validator.hpp>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -20,9 +25,12 @@ namespace {
 
 constexpr std::array<std::string_view, 8> http_methods = {"get",     "put",  "post",  "delete",
                                                           "options", "head", "patch", "trace"};
-constexpr std::array<std::string_view, 7> type_names = {"null",   "boolean", "object", "array",
-                                                        "number", "integer", "string"};
-// Keywords that only annotate: accepted anywhere in a schema, never checked.
+// The schema keywords a document may use (see openapi_check.hpp): valijson gives each its 2020-12
+// meaning. Before adding one, check what valijson's draft 7 does with it.
+constexpr std::array<std::string_view, 11> keywords = {
+    "$ref",  "type",    "enum",      "const",     "required", "properties", "additionalProperties",
+    "allOf", "pattern", "minLength", "maxLength"};
+// Keywords that only annotate (valijson asserts a few formats; see openapi_check.hpp).
 constexpr std::array<std::string_view, 10> annotations = {
     "title",    "description", "$comment",   "format",   "default",
     "examples", "example",     "deprecated", "readOnly", "writeOnly"};
@@ -50,52 +58,11 @@ std::string_view trim(std::string_view s) {
     return s;
 }
 
-// The number of Unicode code points in UTF-8 text: the bytes that do not continue a sequence.
-std::size_t code_points(std::string_view s) {
-    return static_cast<std::size_t>(std::count_if(
-        s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
-}
-
 // A value for a message: its JSON, shortened.
 std::string shown(const json::value& v) {
     std::string text = json::serialize(v);
     if (text.size() > 80) text = text.substr(0, 77) + "...";
     return text;
-}
-
-std::string kind_of(const json::value& v) {
-    switch (v.kind()) {
-        case json::kind::null:
-            return "null";
-        case json::kind::bool_:
-            return "boolean";
-        case json::kind::int64:
-        case json::kind::uint64:
-            return "integer";
-        case json::kind::double_:
-            return "number";
-        case json::kind::string:
-            return "string";
-        case json::kind::array:
-            return "array";
-        case json::kind::object:
-            return "object";
-    }
-    return "?";
-}
-
-bool has_type(const json::value& v, std::string_view type) {
-    if (type == "null") return v.is_null();
-    if (type == "boolean") return v.is_bool();
-    if (type == "object") return v.is_object();
-    if (type == "array") return v.is_array();
-    if (type == "string") return v.is_string();
-    if (type == "number") return v.is_number();
-    if (type == "integer")
-        return v.is_int64() || v.is_uint64() ||
-               (v.is_double() && std::isfinite(v.get_double()) &&
-                v.get_double() == std::trunc(v.get_double()));
-    return false;
 }
 
 bool is_json_media_type(std::string_view media) {
@@ -154,7 +121,8 @@ json::value to_json(const YAML::Node& node, const std::string& where) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Loading: every $ref resolves, every schema uses only the subset, every pattern compiles.
+// Loading: every $ref resolves, every schema uses only the keywords above and compiles, every
+// pattern compiles.
 
 const json::value& resolve_in(const json::value& root, const json::value& node) {
     const json::value* current = &node;
@@ -182,62 +150,78 @@ std::regex compile(const std::string& pattern, const std::string& where) {
     }
 }
 
+bool is_annotation(std::string_view key) {
+    return contains(annotations, key) || key.starts_with("x-");
+}
+
+// A key as a JSON pointer token (RFC 6901); '%' is escaped too, as valijson reads a pointer as a
+// URI fragment.
+std::string pointer_token(std::string_view key) {
+    std::string out;
+    for (char c : key)
+        out += c == '~' ? "~0" : c == '/' ? "~1" : c == '%' ? "%25" : std::string(1, c);
+    return out;
+}
+
 struct loader {
     const json::value& root;
-    std::map<std::string, std::regex, std::less<>>& patterns;
+    std::map<const json::value*, std::unique_ptr<valijson::Schema>>& schemas;
+    json::value with_ref = root;  // the document, with a root $ref to the schema being compiled
     std::set<const json::value*> seen = {};
 
     [[noreturn]] void fail(const std::string& where, const std::string& what) {
         throw std::runtime_error("openapi: schema at " + where + ": " + what);
     }
 
-    void schema(const json::value& s, const std::string& where) {
+    // Refuses a keyword outside the list in `s` or in the schemas it holds or references.
+    // valijson itself checks the keywords' values when it compiles the schema.
+    void check_keywords(const json::value& s, const std::string& where) {
         if (s.is_bool()) return;
         if (!s.is_object()) fail(where, "not an object or boolean");
         if (!seen.insert(&s).second) return;
-        for (const auto& [key, value] : s.as_object()) {
-            const std::string at = where + "/" + std::string(key);
-            if (key == "$ref") {
-                schema(resolve_in(root, s), at);
-            } else if (key == "type") {
-                const auto known = [&](const json::value& t) {
-                    return t.is_string() && contains(type_names, t.as_string());
-                };
-                if (!(known(value) ||
-                      (value.is_array() && !value.as_array().empty() &&
-                       std::all_of(value.as_array().begin(), value.as_array().end(), known))))
-                    fail(at, "type must be a type name or an array of them");
-            } else if (key == "enum" || key == "allOf" || key == "required") {
-                if (!value.is_array() || value.as_array().empty())
-                    fail(at, "must be a non-empty array");
-                for (const auto& item : value.as_array()) {
-                    if (key == "allOf") schema(item, at);
-                    if (key == "required" && !item.is_string()) fail(at, "must hold names");
-                }
-            } else if (key == "properties") {
-                if (!value.is_object()) fail(at, "must be an object");
-                for (const auto& [name, sub] : value.as_object())
-                    schema(sub, at + "/" + std::string(name));
-            } else if (key == "additionalProperties") {
-                if (!value.is_bool()) fail(at, "only true or false is supported");
-            } else if (key == "pattern") {
-                if (!value.is_string()) fail(at, "must be a string");
-                const std::string p(value.as_string());
-                if (!patterns.contains(p)) patterns.emplace(p, compile(p, at));
-            } else if (key == "minLength" || key == "maxLength") {
-                if (!value.is_int64() || value.as_int64() < 0)
-                    fail(at, "must be a non-negative integer");
-            } else if (key == "const" || contains(annotations, key) || key.starts_with("x-")) {
-                // any value
-            } else {
+        const json::object& object = s.as_object();
+        for (const auto& [key, value] : object) {
+            const std::string at = where + "/" + pointer_token(key);
+            if (!contains(keywords, key) && !is_annotation(key)) {
                 fail(at, "unsupported keyword '" + std::string(key) +
-                             "' (see tests/support/openapi_check.hpp for the subset)");
+                             "' (see tests/support/openapi_check.hpp for the keywords)");
+            } else if (key == "$ref") {
+                for (const auto& [sibling, _] : object)
+                    if (sibling != "$ref" && !is_annotation(sibling))
+                        fail(where, "'" + std::string(sibling) +
+                                        "' beside $ref, where draft 7 would ignore it");
+                check_keywords(resolve_in(root, s), at);
+            } else if (key == "allOf" && value.is_array()) {
+                for (std::size_t i = 0; i < value.as_array().size(); ++i)
+                    check_keywords(value.as_array()[i], at + "/" + std::to_string(i));
+            } else if (key == "properties" && value.is_object()) {
+                for (const auto& [name, sub] : value.as_object())
+                    check_keywords(sub, at + "/" + pointer_token(name));
+            } else if (key == "additionalProperties" && !value.is_bool()) {
+                fail(at, "only true or false is supported");
+            } else if (key == "pattern" && value.is_string()) {
+                compile(std::string(value.as_string()), at);  // valijson would only when validating
             }
         }
     }
 
-    // Walks the whole document: resolves every $ref, and checks every schema (the values of
-    // "schema" keys and of components/schemas). Examples are data, not walked.
+    // Checks the schema at `pointer` ("#/json/pointer") and compiles it. valijson resolves a $ref
+    // in the document it parses, so it parses the whole document, made a reference to the schema.
+    void schema(const json::value& s, const std::string& pointer) {
+        check_keywords(s, pointer);
+        with_ref.as_object()["$ref"] = pointer;
+        auto compiled = std::make_unique<valijson::Schema>();
+        try {
+            valijson::SchemaParser(valijson::SchemaParser::kDraft7)
+                .populateSchema(valijson::adapters::BoostJsonAdapter(with_ref), *compiled);
+        } catch (const std::exception& e) {
+            fail(pointer, e.what());
+        }
+        schemas.emplace(&s, std::move(compiled));
+    }
+
+    // Walks the whole document: resolves every $ref, and checks and compiles every schema (the
+    // values of "schema" keys and of components/schemas). Examples are data, not walked.
     void walk(const json::value& node, const std::string& where) {
         if (const auto* array = node.if_array()) {
             for (std::size_t i = 0; i < array->size(); ++i)
@@ -247,7 +231,7 @@ struct loader {
         const auto* object = node.if_object();
         if (!object) return;
         for (const auto& [key, value] : *object) {
-            const std::string at = where + "/" + std::string(key);
+            const std::string at = where + "/" + pointer_token(key);
             if (key == "$ref") {
                 resolve_in(root, node);
             } else if (key == "example" || key == "examples") {
@@ -257,13 +241,33 @@ struct loader {
             } else if (key == "schemas" && where == "#/components") {
                 if (!value.is_object()) fail(at, "must be an object");
                 for (const auto& [name, sub] : value.as_object())
-                    schema(sub, at + "/" + std::string(name));
+                    schema(sub, at + "/" + pointer_token(name));
             } else {
                 walk(value, at);
             }
         }
     }
 };
+
+// A copy of `v` with its whole numbers as integers: valijson's "integer" is only an integer
+// token, JSON Schema's any number without a fraction (2.0).
+json::value whole_numbers_as_integers(const json::value& v) {
+    if (v.is_double()) {
+        const double d = v.get_double();
+        if (d == std::trunc(d) && std::abs(d) < 9.2e18) return static_cast<std::int64_t>(d);
+    }
+    if (const auto* array = v.if_array()) {
+        json::array out;
+        for (const auto& item : *array) out.push_back(whole_numbers_as_integers(item));
+        return out;
+    }
+    if (const auto* object = v.if_object()) {
+        json::object out;
+        for (const auto& [key, item] : *object) out[key] = whole_numbers_as_integers(item);
+        return out;
+    }
+    return v;
+}
 
 std::string regex_escape(std::string_view literal) {
     std::string out;
@@ -335,7 +339,7 @@ openapi_document::openapi_document(json::value root) : root_(std::move(root)) {
     const auto* paths = object->if_contains("paths");
     if (!paths || !paths->is_object()) throw std::runtime_error("openapi: no paths");
 
-    loader{root_, patterns_}.walk(root_, "#");
+    loader{root_, schemas_}.walk(root_, "#");
 
     for (const auto& [key, item] : paths->as_object()) {
         if (key.find('{') == json::string::npos) continue;
@@ -362,107 +366,41 @@ const json::value& openapi_document::resolve(const json::value& node) const {
     return resolve_in(root_, node);
 }
 
+openapi_document::openapi_document(openapi_document&&) noexcept = default;
+openapi_document& openapi_document::operator=(openapi_document&&) noexcept = default;
+openapi_document::~openapi_document() = default;
+
 std::vector<std::string> openapi_document::validate(const json::value& instance,
                                                     const json::value& schema,
                                                     const std::string& where) const {
+    const auto compiled = schemas_.find(&schema);
+    if (compiled == schemas_.end())
+        throw std::invalid_argument("openapi: validate: not a schema of the document: " +
+                                    shown(schema));
+    const json::value target = whole_numbers_as_integers(instance);
+    thread_local valijson::Validator validator;  // strong types; keeps the compiled patterns
+    valijson::ValidationResults results;
+    validator.validate(*compiled->second, valijson::adapters::BoostJsonAdapter(target), &results);
+
     std::vector<std::string> out;
-    validate_into(instance, schema, where, out, 0);
+    for (const auto& error : results) {
+        // The context is "<root>" then "[name]" or "[index]" for each step down.
+        std::string at = where;
+        const json::value* value = &target;
+        for (std::size_t i = 1; i < error.context.size(); ++i) {
+            const std::string step = error.context[i].substr(1, error.context[i].size() - 2);
+            at += "." + step;
+            if (value && value->is_object())
+                value = value->as_object().if_contains(step);
+            else if (value && value->is_array())
+                value = value->as_array().if_contains(std::stoul(step));
+        }
+        std::string message = at + ": " + error.description;
+        if (value && !value->is_object() && !value->is_array())
+            message += " (" + shown(*value) + ")";
+        out.push_back(std::move(message));
+    }
     return out;
-}
-
-void openapi_document::validate_into(const json::value& instance, const json::value& schema,
-                                     const std::string& where, std::vector<std::string>& out,
-                                     int depth) const {
-    if (depth > 64) {
-        out.push_back(where + ": schemas nested too deep (a $ref cycle?)");
-        return;
-    }
-    if (schema.is_bool()) {
-        if (!schema.get_bool()) out.push_back(where + ": no value is allowed here");
-        return;
-    }
-    const auto* s = schema.if_object();
-    if (!s) {
-        out.push_back(where + ": the schema is not an object");
-        return;
-    }
-
-    // The type first: if it is wrong, the other keywords would only repeat the news.
-    if (const auto* type = s->if_contains("type")) {
-        bool ok = false;
-        if (type->is_string()) ok = has_type(instance, type->as_string());
-        if (type->is_array())
-            for (const auto& t : type->as_array())
-                ok = ok || (t.is_string() && has_type(instance, t.as_string()));
-        if (!ok) {
-            out.push_back(where + ": expected type " + json::serialize(*type) + ", got " +
-                          kind_of(instance) + " " + shown(instance));
-            return;
-        }
-    }
-
-    for (const auto& [key, value] : *s) {
-        if (key == "type" || key == "required" || key == "properties" ||
-            contains(annotations, key) || key.starts_with("x-")) {
-            // type: checked above; required and properties: with additionalProperties below.
-        } else if (key == "$ref") {
-            validate_into(instance, resolve(schema), where, out, depth + 1);
-        } else if (key == "allOf") {
-            for (const auto& sub : value.as_array())
-                validate_into(instance, sub, where, out, depth + 1);
-        } else if (key == "enum") {
-            const auto& options = value.as_array();
-            if (std::find(options.begin(), options.end(), instance) == options.end())
-                out.push_back(where + ": " + shown(instance) + " is not one of " +
-                              json::serialize(value));
-        } else if (key == "const") {
-            if (instance != value)
-                out.push_back(where + ": " + shown(instance) + " is not " + json::serialize(value));
-        } else if (key == "additionalProperties") {
-            // Handled with properties below.
-        } else if (key == "pattern") {
-            if (!instance.is_string()) continue;
-            const std::string_view text = instance.as_string();
-            const std::string_view p = value.as_string();
-            const auto found = patterns_.find(p);
-            const bool match =
-                found != patterns_.end()
-                    ? std::regex_search(text.begin(), text.end(), found->second)
-                    : std::regex_search(text.begin(), text.end(), compile(std::string(p), where));
-            if (!match)
-                out.push_back(where + ": " + shown(instance) + " does not match " + std::string(p));
-        } else if (key == "minLength" || key == "maxLength") {
-            if (!instance.is_string()) continue;
-            const std::size_t n = code_points(instance.as_string());
-            const auto limit = static_cast<std::size_t>(value.to_number<std::int64_t>());
-            if (key == "minLength" ? n < limit : n > limit)
-                out.push_back(
-                    where + ": " + std::to_string(n) + " characters, " +
-                    (key == "minLength" ? "fewer than minLength " : "more than maxLength ") +
-                    std::to_string(limit));
-        } else {
-            out.push_back(where + ": unsupported schema keyword '" + std::string(key) + "'");
-        }
-    }
-
-    const auto* object = instance.if_object();
-    if (!object) return;
-    if (const auto* required = s->if_contains("required"))
-        for (const auto& name : required->as_array())
-            if (!object->contains(name.as_string()))
-                out.push_back(where + ": missing required property '" +
-                              std::string(name.as_string()) + "'");
-    const auto* properties = s->if_contains("properties");
-    if (properties)
-        for (const auto& [name, sub] : properties->as_object())
-            if (const auto* v = object->if_contains(name))
-                validate_into(*v, sub, where + "." + std::string(name), out, depth + 1);
-    if (const auto* additional = s->if_contains("additionalProperties");
-        additional && additional->is_bool() && !additional->get_bool())
-        for (const auto& [name, v] : *object)
-            if (!properties || !properties->as_object().contains(name))
-                out.push_back(where + ": property '" + std::string(name) +
-                              "' is not allowed (additionalProperties: false)");
 }
 
 std::vector<std::string> openapi_document::check(std::string_view method, std::string_view target,
@@ -546,8 +484,9 @@ std::vector<std::string> openapi_document::check(std::string_view method, std::s
             }
             if (const auto* schema = header.if_contains("schema")) {
                 const auto value = found->value();
-                validate_into(json::string(value.data(), value.size()), *schema,
-                              "header " + std::string(name), out, 0);
+                for (auto& v : validate(json::string(value.data(), value.size()), *schema,
+                                        "header " + std::string(name)))
+                    out.push_back(std::move(v));
             }
         }
     if (!item_key.empty() && operation_name.ends_with("method-not-allowed") &&
@@ -604,7 +543,7 @@ std::vector<std::string> openapi_document::check(std::string_view method, std::s
         return out;
     }
     if (const auto* schema = resolve(*media_type).as_object().if_contains("schema"))
-        validate_into(body, *schema, "body $", out, 0);
+        for (auto& v : validate(body, *schema, "body $")) out.push_back(std::move(v));
     return out;
 }
 

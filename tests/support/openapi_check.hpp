@@ -21,16 +21,19 @@
 //   GET it stands for, but its body must be empty and is not validated. A response that
 //   documents no content must have an empty body.
 //
-// The JSON Schema subset (2020-12 keywords) that the validator implements, and all that the
-// document may use:
-//   $ref (local, "#/json/pointer"), type (a name or an array of names; "integer" is a number
-//   with no fraction), enum, const, required, properties, additionalProperties (true or false
-//   only), allOf, pattern (std::regex ECMAScript, searched, as JSON Schema says),
-//   minLength/maxLength (in Unicode code points).
-// Annotations are accepted and ignored: title, description, $comment, format (as JSON Schema
-// 2020-12 does by default; pattern carries the real constraint), default, examples, example,
-// deprecated, readOnly, writeOnly, and x-* extensions. Any other keyword in any schema of the
-// document is an error when the document is loaded, so nothing is silently left unchecked.
+// Schemas are validated by valijson (JSON Schema draft 7, strong types: "1" is not a number),
+// each compiled once when the document is loaded, its local $refs resolved in the whole document.
+// The schemas may use only keywords whose draft-7 meaning in valijson is their OpenAPI 3.1 (JSON
+// Schema 2020-12) meaning, all that the document needs:
+//   $ref (local, "#/json/pointer", beside annotations only: draft 7 ignores a $ref's siblings),
+//   type (a name or an array of names; "integer" is a number with no fraction, so 2.0 is one),
+//   enum, const, required, properties, additionalProperties (true or false only), allOf,
+//   pattern (std::regex ECMAScript, searched, as JSON Schema says), minLength/maxLength (in
+//   Unicode code points).
+// Annotations are accepted and not checked: title, description, $comment, default, examples,
+// example, deprecated, readOnly, writeOnly, and x-* extensions; format too, except that valijson
+// asserts the formats date, time and date-time (RFC 3339). Any other keyword in any schema of
+// the document is an error when the document is loaded, so nothing is silently left unchecked.
 #pragma once
 
 #include "support/http_client.hpp"
@@ -39,11 +42,16 @@
 
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <regex>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
+
+namespace valijson {
+class Schema;
+}
 
 namespace ozzie::testing {
 
@@ -61,6 +69,12 @@ public:
     static openapi_document load(const std::filesystem::path& file);
     static openapi_document parse(std::string_view yaml_text);
 
+    // Move-only: the compiled schemas are found by the address of their node in the document,
+    // which a move keeps and a copy would not.
+    openapi_document(openapi_document&&) noexcept;
+    openapi_document& operator=(openapi_document&&) noexcept;
+    ~openapi_document();
+
     // The violations of `res`, the answer to `method target` (e.g. "GET", "/v1/users/x?y=1");
     // empty if it conforms. Thread-safe (the document is never modified after loading).
     std::vector<std::string> check(std::string_view method, std::string_view target,
@@ -68,8 +82,9 @@ public:
     // Throws openapi_violation if check finds anything.
     void require(std::string_view method, std::string_view target, const http_response& res) const;
 
-    // The violations of `instance` against `schema` (a schema of this document, or a $ref into
-    // it), each prefixed with its location under `where` ("$.data.id").
+    // The violations of `instance` against `schema`, each prefixed with its location under
+    // `where` ("$.data.id"). `schema` must be a node of this document that holds a schema: the
+    // value of a "schema" key, or an entry of components/schemas; std::invalid_argument if not.
     std::vector<std::string> validate(const boost::json::value& instance,
                                       const boost::json::value& schema,
                                       const std::string& where = "$") const;
@@ -84,11 +99,9 @@ public:
 private:
     explicit openapi_document(boost::json::value root);
 
-    void validate_into(const boost::json::value& instance, const boost::json::value& schema,
-                       const std::string& where, std::vector<std::string>& out, int depth) const;
-
     boost::json::value root_;
-    std::map<std::string, std::regex, std::less<>> patterns_;  // every pattern, compiled once
+    // Every schema of the document, compiled by valijson, by the address of its node in root_.
+    std::map<const boost::json::value*, std::unique_ptr<valijson::Schema>> schemas_;
     // The path templates with '{' and a regex of what each matches.
     std::vector<std::pair<std::string, std::regex>> templates_;
 };
