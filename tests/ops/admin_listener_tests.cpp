@@ -326,7 +326,7 @@ BOOST_FIXTURE_TEST_CASE(metrics_count_the_traffic_by_route_and_status, ops_serve
     BOOST_TEST(*after <= 1.0);
 
     // Prometheus's own checker agrees, every family now having samples.
-    const std::string text = get(admin_port, "/metrics").body();
+    const std::string text = admin_get(admin_port, "/metrics").body();
     const auto promtool = promtool_check(text);
     BOOST_TEST((promtool.exit_code == 0 && promtool.out.empty() && promtool.err.empty()),
                "promtool check metrics: " << promtool.describe() << "--- text:\n" << text);
