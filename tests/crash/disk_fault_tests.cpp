@@ -12,6 +12,7 @@
 //   - after a graceful stop and a restart (without fault injection), every acknowledged user
 //     is there by id and by external id, and no refused create was applied.
 #include "support/credentials.hpp"
+#include "support/eventually.hpp"
 #include "support/http_client.hpp"
 #include "support/openapi_check.hpp"
 #include "support/server_files.hpp"
@@ -47,14 +48,8 @@ constexpr unsigned creators = 4;
 const std::filesystem::path fiu_run = "/usr/bin/fiu-run";
 const std::filesystem::path fiu_ctrl = "/usr/bin/fiu-ctrl";
 
-bool eventually(const std::function<bool()>& done, std::chrono::milliseconds deadline = 30s) {
-    const auto until = std::chrono::steady_clock::now() + deadline;
-    while (!done()) {
-        if (std::chrono::steady_clock::now() >= until) return done();
-        std::this_thread::sleep_for(20ms);
-    }
-    return true;
-}
+// A loaded machine under a sanitizer may need a while to recover: a generous safety net.
+bool eventually(const std::function<bool()>& done) { return ozzie::testing::eventually(done, 60s); }
 
 std::size_t count(const std::string& text, const std::string& needle) {
     std::size_t n = 0;

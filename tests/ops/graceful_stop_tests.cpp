@@ -15,9 +15,6 @@
 #include <sys/socket.h>
 
 #include <csignal>
-#include <cstdio>
-#include <fstream>
-#include <sstream>
 #include <string>
 
 namespace {
@@ -36,20 +33,10 @@ std::uint16_t local_port(const raw_connection& c) {
 }
 
 // Whether the server's end of the loopback connection server_port <-> client_port has no unread
-// bytes in its receive queue (/proc/net/tcp): the server has read all the client sent.
+// bytes in its receive queue: the server has read all the client sent.
 bool server_read_everything(std::uint16_t server_port, std::uint16_t client_port) {
-    std::ifstream in("/proc/net/tcp");
-    std::string line;
-    std::getline(in, line);  // the column names
-    while (std::getline(in, line)) {
-        char local[64], remote[64];
-        unsigned state = 0, tx = 0, rx = 0;
-        if (std::sscanf(line.c_str(), "%*d: %63s %63s %x %x:%x", local, remote, &state, &tx, &rx) != 5) continue;
-        const auto port_of = [](const std::string& address) {
-            return static_cast<std::uint16_t>(std::stoul(address.substr(address.find(':') + 1), nullptr, 16));
-        };
-        if (port_of(local) == server_port && port_of(remote) == client_port) return rx == 0;
-    }
+    for (const auto& row : ozzie::testing::tcp_table("/proc/net/tcp"))
+        if (row.local_port == server_port && row.remote_port == client_port) return row.receive_queue == 0;
     return false;
 }
 

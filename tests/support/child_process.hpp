@@ -58,6 +58,41 @@ inline std::string read_whole_file(const std::filesystem::path& path) {
     return {std::istreambuf_iterator<char>(in), {}};
 }
 
+// A row of a /proc/net/tcp table (tcp or tcp6): one socket.
+struct tcp_table_row {
+    std::uint16_t local_port = 0;
+    std::uint16_t remote_port = 0;
+    bool listening = false;        // state 0A, TCP_LISTEN
+    unsigned long receive_queue = 0;  // bytes received and not yet read by the socket's owner
+    std::string inode;
+};
+
+// The rows of `table`, e.g. /proc/net/tcp or /proc/PID/net/tcp6.
+inline std::vector<tcp_table_row> tcp_table(const std::filesystem::path& table) {
+    std::vector<tcp_table_row> rows;
+    std::ifstream in(table);
+    std::string line;
+    std::getline(in, line);  // the column names
+    while (std::getline(in, line)) {
+        // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode ...
+        // with addresses as HEX_ADDRESS:HEX_PORT.
+        std::istringstream columns(line);
+        std::string sl, local, remote, state, queues, timer, retransmits, uid, timeout;
+        tcp_table_row row;
+        columns >> sl >> local >> remote >> state >> queues >> timer >> retransmits >> uid >> timeout >> row.inode;
+        if (!columns) continue;
+        const auto port_of = [](const std::string& address) {
+            return static_cast<std::uint16_t>(std::stoul(address.substr(address.find(':') + 1), nullptr, 16));
+        };
+        row.local_port = port_of(local);
+        row.remote_port = port_of(remote);
+        row.listening = state == "0A";
+        row.receive_queue = std::stoul(queues.substr(queues.find(':') + 1), nullptr, 16);
+        rows.push_back(std::move(row));
+    }
+    return rows;
+}
+
 // The TCP ports process `pid` listens on, read from /proc (its sockets in LISTEN state, IPv4 and
 // IPv6): how a test learns the port of an ozzie-server started on port 0 that does not log it
 // (--log-level warning). Empty until it listens, or once it is gone.
@@ -71,22 +106,9 @@ inline std::set<std::uint16_t> listening_ports(pid_t pid) {
         if (!unreadable) sockets.insert(target.string());
     }
     std::set<std::uint16_t> ports;
-    for (const char* table : {"net/tcp", "net/tcp6"}) {
-        std::ifstream in(proc / table);
-        std::string line;
-        std::getline(in, line);  // the column names
-        while (std::getline(in, line)) {
-            // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode ...
-            std::istringstream columns(line);
-            std::string sl, local, remote, state, queues, timer, retransmits, uid, timeout, inode;
-            columns >> sl >> local >> remote >> state >> queues >> timer >> retransmits >> uid >> timeout >> inode;
-            // State 0A is TCP_LISTEN; the local address is HEX_ADDRESS:HEX_PORT.
-            if (state == "0A" && sockets.count("socket:[" + inode + "]")) {
-                const auto port = std::stoul(local.substr(local.find(':') + 1), nullptr, 16);
-                ports.insert(static_cast<std::uint16_t>(port));
-            }
-        }
-    }
+    for (const char* table : {"net/tcp", "net/tcp6"})
+        for (const auto& row : tcp_table(proc / table))
+            if (row.listening && sockets.count("socket:[" + row.inode + "]")) ports.insert(row.local_port);
     return ports;
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "support/credentials.hpp"
+#include "support/eventually.hpp"
 #include "support/http_client.hpp"
 #include "support/in_process_server.hpp"
 #include "support/openapi_check.hpp"
@@ -19,7 +20,6 @@
 #include <functional>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -27,17 +27,6 @@ namespace ozzie::testing {
 
 inline const test_client alice{"alice", "4lice-s3cret-for-ops-tests"};
 inline const test_client bob{"bob", "b0b-s3cret-for-ops-tests"};
-
-// Waits until `done()` or the deadline (a safety net, not a timing assertion); returns done().
-inline bool eventually(const std::function<bool()>& done,
-                       std::chrono::milliseconds deadline = std::chrono::seconds(15)) {
-    const auto until = std::chrono::steady_clock::now() + deadline;
-    while (!done()) {
-        if (std::chrono::steady_clock::now() >= until) return done();
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return true;
-}
 
 inline std::string header_value(const http_response& res, std::string_view name) {
     const auto v = res[name];
