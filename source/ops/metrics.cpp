@@ -1,35 +1,47 @@
 #include "ops/metrics.hpp"
 
-#include <cstdio>
+#include <prometheus/client_metric.h>
+#include <prometheus/metric_family.h>
+#include <prometheus/text_serializer.h>
+
+#include <limits>
+#include <string>
+#include <vector>
 
 namespace ozzie {
 namespace {
 
+namespace prom = prometheus;
+
 constexpr route all_routes[] = {route::none, route::users, route::user};
 
-void header(std::string& out, const char* name, const char* type, const char* help) {
-    out.append("# HELP ").append(name).append(" ").append(help).append("\n");
-    out.append("# TYPE ").append(name).append(" ").append(type).append("\n");
+prom::MetricFamily family(const char* name, const char* help, prom::MetricType type) {
+    return {.name = name, .help = help, .type = type, .metric = {}};
 }
 
-void sample(std::string& out, const std::string& name, const std::string& labels, double value) {
-    char number[64];
-    std::snprintf(number, sizeof number, "%.17g", value);
-    out.append(name);
-    if (!labels.empty()) out.append("{").append(labels).append("}");
-    out.append(" ").append(number).append("\n");
+prom::ClientMetric counter(double value, std::vector<prom::ClientMetric::Label> labels = {}) {
+    prom::ClientMetric m;
+    m.label = std::move(labels);
+    m.counter.value = value;
+    return m;
 }
 
-void histogram(std::string& out, const std::string& name, const std::string& labels, const histogram_snapshot& h) {
-    const std::string sep = labels.empty() ? "" : ",";
-    for (std::size_t i = 0; i < h.upper_bounds.size(); ++i) {
-        char bound[32];
-        std::snprintf(bound, sizeof bound, "%g", h.upper_bounds[i]);
-        sample(out, name + "_bucket", labels + sep + "le=\"" + bound + "\"", static_cast<double>(h.cumulative[i]));
-    }
-    sample(out, name + "_bucket", labels + sep + "le=\"+Inf\"", static_cast<double>(h.cumulative.back()));
-    sample(out, name + "_sum", labels, h.sum);
-    sample(out, name + "_count", labels, static_cast<double>(h.cumulative.back()));
+prom::ClientMetric gauge(double value) {
+    prom::ClientMetric m;
+    m.gauge.value = value;
+    return m;
+}
+
+prom::ClientMetric histogram(const histogram_snapshot& h, std::vector<prom::ClientMetric::Label> labels = {}) {
+    prom::ClientMetric m;
+    m.label = std::move(labels);
+    m.histogram.sample_count = h.cumulative.back();
+    m.histogram.sample_sum = h.sum;
+    for (std::size_t i = 0; i < h.upper_bounds.size(); ++i)
+        m.histogram.bucket.push_back({.cumulative_count = h.cumulative[i], .upper_bound = h.upper_bounds[i]});
+    m.histogram.bucket.push_back({.cumulative_count = h.cumulative.back(),
+                                  .upper_bound = std::numeric_limits<double>::infinity()});
+    return m;
 }
 
 // Adds `other` to `total`, an empty snapshot or one with the same bounds.
@@ -42,7 +54,7 @@ void add(histogram_snapshot& total, const histogram_snapshot& other) {
     total.sum += other.sum;
 }
 
-std::string route_label(route r) { return "route=\"" + std::string(route_template(r)) + "\""; }
+prom::ClientMetric::Label route_label(route r) { return {"route", std::string(route_template(r))}; }
 
 }  // namespace
 
@@ -57,50 +69,55 @@ void http_metrics::shard::observe(route r, unsigned status, double seconds) noex
 }
 
 std::string http_metrics::prometheus_text(const service_stats& service) const {
-    std::string out;
-    header(out, "ozzie_http_requests_total", "counter", "Requests answered, by route template and status.");
+    std::vector<prom::MetricFamily> families;
+
+    auto requests = family("ozzie_http_requests_total", "Requests answered, by route template and status.",
+                           prom::MetricType::Counter);
     for (const auto r : all_routes)
         for (std::size_t status = 0; status < shard::statuses; ++status) {
             std::uint64_t n = 0;
             for (const auto& s : shards_)
                 n += s->routes_[static_cast<std::size_t>(r)].by_status[status].load(std::memory_order_relaxed);
-            if (n)
-                sample(out, "ozzie_http_requests_total", route_label(r) + ",status=\"" + std::to_string(status) + "\"",
-                       static_cast<double>(n));
+            if (n) requests.metric.push_back(counter(static_cast<double>(n), {route_label(r), {"status", std::to_string(status)}}));
         }
-    header(out, "ozzie_http_request_duration_seconds", "histogram",
-           "Time from a request's first byte to its answer being written, by route template.");
+    families.push_back(std::move(requests));
+
+    auto durations = family("ozzie_http_request_duration_seconds",
+                            "Time from a request's first byte to its answer being written, by route template.",
+                            prom::MetricType::Histogram);
     for (const auto r : all_routes) {
         histogram_snapshot latency;
         for (const auto& s : shards_) add(latency, s->routes_[static_cast<std::size_t>(r)].latency.snapshot());
-        histogram(out, "ozzie_http_request_duration_seconds", route_label(r), latency);
+        durations.metric.push_back(histogram(latency, {route_label(r)}));
     }
+    families.push_back(std::move(durations));
+
     std::int64_t open = 0;
     for (const auto& s : shards_) open += s->open_connections_.load(std::memory_order_relaxed);
-    header(out, "ozzie_http_open_connections", "gauge", "Client connections open now.");
-    sample(out, "ozzie_http_open_connections", "", static_cast<double>(open));
-
-    header(out, "ozzie_commit_batch_size", "histogram", "Creates committed per WriteBatch (group commit).");
-    histogram(out, "ozzie_commit_batch_size", "", service.commit_batch_size);
-    header(out, "ozzie_commit_duration_seconds", "histogram", "Time to write one batch, WAL sync included.");
-    histogram(out, "ozzie_commit_duration_seconds", "", service.commit_seconds);
-
-    header(out, "ozzie_rocksdb_block_cache_hits_total", "counter", "Block cache hits.");
-    sample(out, "ozzie_rocksdb_block_cache_hits_total", "", static_cast<double>(service.block_cache_hits));
-    header(out, "ozzie_rocksdb_block_cache_misses_total", "counter", "Block cache misses.");
-    sample(out, "ozzie_rocksdb_block_cache_misses_total", "", static_cast<double>(service.block_cache_misses));
+    const auto one = [&families](const char* name, const char* help, prom::MetricType type, prom::ClientMetric m) {
+        families.push_back(family(name, help, type));
+        families.back().metric.push_back(std::move(m));
+    };
+    one("ozzie_http_open_connections", "Client connections open now.", prom::MetricType::Gauge,
+        gauge(static_cast<double>(open)));
+    one("ozzie_commit_batch_size", "Creates committed per WriteBatch (group commit).", prom::MetricType::Histogram,
+        histogram(service.commit_batch_size));
+    one("ozzie_commit_duration_seconds", "Time to write one batch, WAL sync included.", prom::MetricType::Histogram,
+        histogram(service.commit_seconds));
+    one("ozzie_rocksdb_block_cache_hits_total", "Block cache hits.", prom::MetricType::Counter,
+        counter(static_cast<double>(service.block_cache_hits)));
+    one("ozzie_rocksdb_block_cache_misses_total", "Block cache misses.", prom::MetricType::Counter,
+        counter(static_cast<double>(service.block_cache_misses)));
     const auto lookups = service.block_cache_hits + service.block_cache_misses;
-    header(out, "ozzie_rocksdb_block_cache_hit_ratio", "gauge", "Block cache hits over lookups since start.");
-    sample(out, "ozzie_rocksdb_block_cache_hit_ratio", "",
-           lookups ? static_cast<double>(service.block_cache_hits) / static_cast<double>(lookups) : 0);
-    header(out, "ozzie_rocksdb_live_data_bytes", "gauge", "Estimated live data size.");
-    sample(out, "ozzie_rocksdb_live_data_bytes", "", static_cast<double>(service.live_data_bytes));
-    header(out, "ozzie_rocksdb_memtable_bytes", "gauge", "Size of all memtables.");
-    sample(out, "ozzie_rocksdb_memtable_bytes", "", static_cast<double>(service.memtable_bytes));
-    header(out, "ozzie_store_writable", "gauge",
-           "1 if the store's last write succeeded; 0 while a disk fault makes it refuse writes.");
-    sample(out, "ozzie_store_writable", "", service.store_writable ? 1 : 0);
-    return out;
+    one("ozzie_rocksdb_block_cache_hit_ratio", "Block cache hits over lookups since start.", prom::MetricType::Gauge,
+        gauge(lookups ? static_cast<double>(service.block_cache_hits) / static_cast<double>(lookups) : 0));
+    one("ozzie_rocksdb_live_data_bytes", "Estimated live data size.", prom::MetricType::Gauge,
+        gauge(static_cast<double>(service.live_data_bytes)));
+    one("ozzie_rocksdb_memtable_bytes", "Size of all memtables.", prom::MetricType::Gauge,
+        gauge(static_cast<double>(service.memtable_bytes)));
+    one("ozzie_store_writable", "1 if the store's last write succeeded; 0 while a disk fault makes it refuse writes.",
+        prom::MetricType::Gauge, gauge(service.store_writable ? 1 : 0));
+    return prom::TextSerializer().Serialize(families);
 }
 
 }  // namespace ozzie

@@ -1,4 +1,4 @@
-// The server's metrics, rendered in the Prometheus text format (version 0.0.4).
+// The server's metrics, rendered in the Prometheus text format (version 0.0.4) by prometheus-cpp.
 #pragma once
 
 #include "http/router.hpp"
@@ -16,7 +16,9 @@ namespace ozzie {
 
 // Requests by route and status, latency per route, open connections. Each network thread
 // counts in a shard of its own, with plain increments of atomics no other thread writes (no
-// locked instruction, no cache line shared between cores); a scrape sums the shards.
+// locked instruction, no cache line shared between cores); a scrape sums the shards into
+// prometheus-cpp's metric families and serializer. (prometheus-cpp's own Counter and Histogram
+// cost 65 ns a request, a compare-and-swap loop and a mutex, against 8 ns here.)
 class http_metrics {
 public:
     class shard {
