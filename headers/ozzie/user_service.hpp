@@ -67,8 +67,9 @@ public:
     // Monitoring figures; cheap enough to call on every scrape.
     service_stats stats() const;
 
-    // Whether the store is open and takes a durable write (a probe in its meta data), for
-    // readiness checks. SERVICE_UNAVAILABLE if not.
+    // Whether the store is open and takes a durable write (a probe in its meta data, written by
+    // the writer thread after the creates already submitted), for readiness checks.
+    // SERVICE_UNAVAILABLE if not. Blocks until the probe is written.
     result<void> check_writable();
 
     // Writes a consistent copy of the store into `directory`, which must not exist, while the

@@ -23,17 +23,30 @@ void commit_queue::push(pending_create create) {
     wake_.notify_one();
 }
 
+void commit_queue::probe(std::function<void(result<void>)> done) {
+    {
+        std::lock_guard lock(mutex_);
+        pending_probes_.push_back(std::move(done));
+    }
+    wake_.notify_one();
+}
+
 void commit_queue::run() {
     std::vector<pending_create> batch;
+    std::vector<std::function<void(result<void>)>> probes;
     for (;;) {
         {
             std::unique_lock lock(mutex_);
-            wake_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
-            if (pending_.empty()) return;  // stopping, and everything pushed has been answered
+            wake_.wait(lock, [this] { return stopping_ || !pending_.empty() || !pending_probes_.empty(); });
+            // Stopping, and everything pushed has been answered.
+            if (pending_.empty() && pending_probes_.empty()) return;
             batch.swap(pending_);
+            probes.swap(pending_probes_);
         }
-        commit(batch);
+        if (!batch.empty()) commit(batch);
+        for (auto& done : probes) done(store_.probe_write());
         batch.clear();
+        probes.clear();
     }
 }
 

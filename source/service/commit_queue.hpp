@@ -8,6 +8,7 @@
 #include <ozzie/user_service.hpp>
 
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -35,6 +36,11 @@ public:
 
     void push(pending_create create);
 
+    // Runs the store's probe write (user_store::probe_write) on the writer thread after the
+    // creates pushed before it, and gives `done` its outcome there: every write to the store
+    // comes from that one thread.
+    void probe(std::function<void(result<void>)> done);
+
     histogram_snapshot batch_sizes() const { return batch_sizes_.snapshot(); }
     histogram_snapshot commit_seconds() const { return commit_seconds_.snapshot(); }
 
@@ -47,6 +53,7 @@ private:
     std::mutex mutex_;
     std::condition_variable wake_;
     std::vector<pending_create> pending_;
+    std::vector<std::function<void(result<void>)>> pending_probes_;
     bool stopping_ = false;
     atomic_histogram batch_sizes_{{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024}};
     atomic_histogram commit_seconds_{duration_bounds()};

@@ -66,7 +66,10 @@ service_stats user_service::stats() const {
 }
 
 result<void> user_service::check_writable() {
-    if (!impl_->store.probe_write()) return messages::not_ready();
+    std::promise<result<void>> answer;
+    auto written = answer.get_future();
+    impl_->queue.probe([&answer](result<void> r) { answer.set_value(std::move(r)); });
+    if (!written.get()) return messages::not_ready();
     return {};
 }
 

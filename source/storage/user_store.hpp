@@ -59,7 +59,8 @@ public:
     // RocksDB's statistics and size estimates. Thread-safe.
     figures stats() const;
 
-    // Writes a probe key to the meta column family with a WAL sync. Errors as for insert.
+    // Writes a probe key to the meta column family with a WAL sync. Errors as for insert. Call
+    // from the thread that calls insert.
     result<void> probe_write();
 
     // A RocksDB checkpoint (a consistent copy, hard-linking table files where it can) of the
