@@ -78,7 +78,9 @@ std::string http_metrics::prometheus_text(const service_stats& service) const {
             std::uint64_t n = 0;
             for (const auto& s : shards_)
                 n += s->routes_[static_cast<std::size_t>(r)].by_status[status].load(std::memory_order_relaxed);
-            if (n) requests.metric.push_back(counter(static_cast<double>(n), {route_label(r), {"status", std::to_string(status)}}));
+            if (n)
+                requests.metric.push_back(
+                    counter(static_cast<double>(n), {route_label(r), {"status", std::to_string(status)}}));
         }
     families.push_back(std::move(requests));
 
@@ -94,28 +96,28 @@ std::string http_metrics::prometheus_text(const service_stats& service) const {
 
     std::int64_t open = 0;
     for (const auto& s : shards_) open += s->open_connections_.load(std::memory_order_relaxed);
-    const auto one = [&families](const char* name, const char* help, prom::MetricType type, prom::ClientMetric m) {
+    const auto single = [&families](const char* name, const char* help, prom::MetricType type, prom::ClientMetric m) {
         families.push_back(family(name, help, type));
         families.back().metric.push_back(std::move(m));
     };
-    one("ozzie_http_open_connections", "Client connections open now.", prom::MetricType::Gauge,
+    single("ozzie_http_open_connections", "Client connections open now.", prom::MetricType::Gauge,
         gauge(static_cast<double>(open)));
-    one("ozzie_commit_batch_size", "Creates committed per WriteBatch (group commit).", prom::MetricType::Histogram,
+    single("ozzie_commit_batch_size", "Creates committed per WriteBatch (group commit).", prom::MetricType::Histogram,
         histogram(service.commit_batch_size));
-    one("ozzie_commit_duration_seconds", "Time to write one batch, WAL sync included.", prom::MetricType::Histogram,
+    single("ozzie_commit_duration_seconds", "Time to write one batch, WAL sync included.", prom::MetricType::Histogram,
         histogram(service.commit_seconds));
-    one("ozzie_rocksdb_block_cache_hits_total", "Block cache hits.", prom::MetricType::Counter,
+    single("ozzie_rocksdb_block_cache_hits_total", "Block cache hits.", prom::MetricType::Counter,
         counter(static_cast<double>(service.block_cache_hits)));
-    one("ozzie_rocksdb_block_cache_misses_total", "Block cache misses.", prom::MetricType::Counter,
+    single("ozzie_rocksdb_block_cache_misses_total", "Block cache misses.", prom::MetricType::Counter,
         counter(static_cast<double>(service.block_cache_misses)));
     const auto lookups = service.block_cache_hits + service.block_cache_misses;
-    one("ozzie_rocksdb_block_cache_hit_ratio", "Block cache hits over lookups since start.", prom::MetricType::Gauge,
+    single("ozzie_rocksdb_block_cache_hit_ratio", "Block cache hits over lookups since start.", prom::MetricType::Gauge,
         gauge(lookups ? static_cast<double>(service.block_cache_hits) / static_cast<double>(lookups) : 0));
-    one("ozzie_rocksdb_live_data_bytes", "Estimated live data size.", prom::MetricType::Gauge,
+    single("ozzie_rocksdb_live_data_bytes", "Estimated live data size.", prom::MetricType::Gauge,
         gauge(static_cast<double>(service.live_data_bytes)));
-    one("ozzie_rocksdb_memtable_bytes", "Size of all memtables.", prom::MetricType::Gauge,
+    single("ozzie_rocksdb_memtable_bytes", "Size of all memtables.", prom::MetricType::Gauge,
         gauge(static_cast<double>(service.memtable_bytes)));
-    one("ozzie_store_writable", "1 if the store's last write succeeded; 0 while a disk fault makes it refuse writes.",
+    single("ozzie_store_writable", "1 if the store's last write succeeded; 0 while a disk fault makes it refuse writes.",
         prom::MetricType::Gauge, gauge(service.store_writable ? 1 : 0));
     return prom::TextSerializer().Serialize(families);
 }

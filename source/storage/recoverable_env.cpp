@@ -4,7 +4,9 @@
 
 #include <rocksdb/file_system.h>
 
+#include <algorithm>
 #include <cstdarg>
+#include <cstdint>
 #include <cstdio>
 #include <string>
 
