@@ -34,6 +34,13 @@ struct user {
     bool operator==(const user&) const = default;
 };
 
+// How a request names one of the caller's users: by Ozzie id, or by its external_user_id.
+struct user_ref {
+    enum class kind { id, external };
+    kind by = kind::id;
+    std::string value;
+};
+
 // What a caller sends to create a user. Only external_user_id is required;
 // language defaults to "en". Validation rules are those of POST /v1/users.
 struct new_user {

@@ -37,6 +37,7 @@ struct service_stats {
 class user_service {
 public:
     using create_handler = std::function<void(result<user>)>;
+    using remove_handler = std::function<void(result<void>)>;
 
     // Opens (or creates) the store in options.data_dir and starts the writer thread.
     // Throws std::runtime_error if the store cannot be opened.
@@ -63,6 +64,16 @@ public:
     // The caller's own user with this external_user_id; NOT_FOUND if there is none.
     result<user> find_by_external(std::string_view client_id,
                                   std::string_view external_user_id) const;
+
+    // Removes the caller's user named by `ref`: its record and its index entry go in one write,
+    // durable by the store's sync policy, and its external_user_id is free for a new create at
+    // once. `done` is called exactly once, on the writer thread: success, NOT_FOUND, FORBIDDEN
+    // (an Ozzie id of another client's user), or SERVICE_UNAVAILABLE if the disk failed (nothing
+    // removed). Goes through the writer with the creates, so the two never race.
+    void async_remove(std::string_view client_id, user_ref ref, remove_handler done);
+
+    // async_remove, waiting for the answer.
+    result<void> remove(std::string_view client_id, user_ref ref);
 
     // Monitoring figures; cheap enough to call on every scrape.
     service_stats stats() const;

@@ -13,23 +13,22 @@ namespace {
 
 constexpr std::string_view external_prefix = "external:";
 
-// user_service::async_create as an awaitable. The answer comes on the writer thread and is
-// posted back to this coroutine's executor; the work guard keeps the io_context running
-// meanwhile, so a graceful stop still delivers it.
-awaitable<result<user>> create(user_service& service, std::string_view client_id, new_user request) {
+// A call of the user service that answers on its writer thread (async_create, async_remove), as
+// an awaitable: the answer is posted back to this coroutine's executor; the work guard keeps the
+// io_context running meanwhile, so a graceful stop still delivers it.
+template <class Result, class Start>
+awaitable<Result> on_writer(Start start) {
     const executor ex = co_await net::this_coro::executor;
-    co_return co_await net::async_initiate<const net::use_awaitable_t<executor>&, void(result<user>)>(
+    co_return co_await net::async_initiate<const net::use_awaitable_t<executor>&, void(Result)>(
         [&](auto handler) {
             struct waiter {
                 decltype(handler) resume;
                 net::executor_work_guard<executor> work;
             };
             auto state = std::make_shared<waiter>(waiter{std::move(handler), net::make_work_guard(ex)});
-            service.async_create(client_id, std::move(request), [state](result<user> r) {
+            start([state](Result r) {
                 const auto target = state->work.get_executor();
-                net::post(target, [state, r = std::move(r)]() mutable {
-                    state->resume(std::move(r));
-                });
+                net::post(target, [state, r = std::move(r)]() mutable { state->resume(std::move(r)); });
             });
         },
         use_awaitable);
@@ -60,7 +59,11 @@ public:
                 co_return res_.set("Retry-After", std::to_string(wait->count()));
             }
         if (match.which == route::users) co_return co_await create_user(*client);
-        get_user(*client, match.user_id);
+        std::string decoded;
+        const auto id = user_id(match.user_id, decoded);
+        if (!id) co_return set_error(res_, id.error());
+        if (req_.method == http::verb::delete_) co_return co_await delete_user(*client, *id);
+        get_user(*client, *id);
     }
 
 private:
@@ -78,30 +81,49 @@ private:
     awaitable<> create_user(std::string_view client_id) {
         auto request = parse_new_user(req_.body);
         if (!request) co_return set_error(res_, request.error());
-        const auto created = co_await create(context_.service, client_id, std::move(*request));
+        const auto created = co_await on_writer<result<user>>([&](auto done) {
+            context_.service.async_create(client_id, std::move(*request), std::move(done));
+        });
         if (!created) co_return set_error(res_, created.error());
         ok(http::status::created, *created);
         res_.set("Location", "/v1/users/" + created->id);
     }
 
-    // GET or HEAD /v1/users/{user_id}: the Ozzie id or "external:" + the percent-decoded
-    // external id.
-    void get_user(std::string_view client_id, std::string_view raw_id) {
-        std::string decoded;  // only if the id has escapes: without one, decoding changes nothing
+    // The {user_id} of the path: the Ozzie id or "external:" + the external id, percent-decoded
+    // (into `decoded` if it has escapes: without one, decoding changes nothing).
+    static result<std::string_view> user_id(std::string_view raw_id, std::string& decoded) {
         std::string_view id = raw_id;
         if (raw_id.find('%') != std::string_view::npos) {
             const auto encoded = boost::urls::make_pct_string_view(raw_id);
-            if (!encoded) return set_error(res_, messages::bad_user_id_encoding(raw_id));
+            if (!encoded) return messages::bad_user_id_encoding(raw_id);
             decoded = encoded->decode();
             id = decoded;
         }
         // Every id is UTF-8 text: bytes that are not (escaped or raw) name no user.
-        if (!utf8_length(id)) return set_error(res_, messages::bad_user_id_encoding(raw_id));
+        if (!utf8_length(id)) return messages::bad_user_id_encoding(raw_id);
+        return id;
+    }
+
+    // GET or HEAD /v1/users/{user_id}.
+    void get_user(std::string_view client_id, std::string_view id) {
         const auto found = id.starts_with(external_prefix)
                                ? context_.service.find_by_external(client_id, id.substr(external_prefix.size()))
                                : context_.service.find_by_id(client_id, id);
         if (!found) return set_error(res_, found.error());
         ok(http::status::ok, *found);
+    }
+
+    // DELETE /v1/users/{user_id}: 204 and no body.
+    awaitable<> delete_user(std::string_view client_id, std::string_view id) {
+        user_ref ref = id.starts_with(external_prefix)
+                           ? user_ref{user_ref::kind::external, std::string(id.substr(external_prefix.size()))}
+                           : user_ref{user_ref::kind::id, std::string(id)};
+        const auto removed = co_await on_writer<result<void>>([&](auto done) {
+            context_.service.async_remove(client_id, std::move(ref), std::move(done));
+        });
+        if (!removed) co_return set_error(res_, removed.error());
+        res_.status = http::status::no_content;
+        res_.body.clear();
     }
 
     const request& req_;

@@ -41,10 +41,13 @@ void serialize(const response& res, std::string_view request_id, std::string& ou
     json_text::append_number(out, static_cast<unsigned>(res.status));
     const auto reason = http::obsolete_reason(res.status);
     out.append(" ").append(reason.data(), reason.size()).append("\r\n");
-    header("Content-Type", res.content_type);
-    out.append("Content-Length: ");
-    json_text::append_number(out, res.body.size());
-    out.append("\r\n");
+    // A 204 has no content, and so no Content-Type or Content-Length (RFC 9110 8.6).
+    if (res.status != http::status::no_content) {
+        header("Content-Type", res.content_type);
+        out.append("Content-Length: ");
+        json_text::append_number(out, res.body.size());
+        out.append("\r\n");
+    }
     for (const auto& [name, value] : res.headers) header(name, value);
     header("X-Request-Id", request_id);
     // HTTP/1.1 keeps a connection open unless told; HTTP/1.0 closes it unless told.

@@ -27,7 +27,7 @@ route_match match_route(std::string_view target) noexcept;
 // "unmatched".
 std::string_view route_template(route r) noexcept;
 
-// The methods a route answers, for the Allow header of a 405 ("POST", "GET, HEAD").
+// The methods a route answers, for the Allow header of a 405 ("POST", "GET, HEAD, DELETE").
 std::string_view allowed_methods(route r) noexcept;
 bool method_allowed(route r, http::verb method) noexcept;
 

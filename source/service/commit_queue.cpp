@@ -1,6 +1,9 @@
 #include "service/commit_queue.hpp"
 
+#include "service/lookup.hpp"
 #include "service/messages.hpp"
+
+#include <unordered_set>
 
 namespace ozzie {
 
@@ -23,6 +26,14 @@ void commit_queue::push(pending_create create) {
     wake_.notify_one();
 }
 
+void commit_queue::push(pending_remove remove) {
+    {
+        std::lock_guard lock(mutex_);
+        pending_removes_.push_back(std::move(remove));
+    }
+    wake_.notify_one();
+}
+
 void commit_queue::probe(std::function<void(result<void>)> done) {
     {
         std::lock_guard lock(mutex_);
@@ -33,19 +44,23 @@ void commit_queue::probe(std::function<void(result<void>)> done) {
 
 void commit_queue::run() {
     std::vector<pending_create> batch;
+    std::vector<pending_remove> removes;
     std::vector<std::function<void(result<void>)>> probes;
+    const auto idle = [this] { return pending_.empty() && pending_removes_.empty() && pending_probes_.empty(); };
     for (;;) {
         {
             std::unique_lock lock(mutex_);
-            wake_.wait(lock, [this] { return stopping_ || !pending_.empty() || !pending_probes_.empty(); });
-            // Stopping, and everything pushed has been answered.
-            if (pending_.empty() && pending_probes_.empty()) return;
+            wake_.wait(lock, [&] { return stopping_ || !idle(); });
+            if (idle()) return;  // stopping, and everything pushed has been answered
             batch.swap(pending_);
+            removes.swap(pending_removes_);
             probes.swap(pending_probes_);
         }
         if (!batch.empty()) commit(batch);
+        if (!removes.empty()) remove(removes);
         for (auto& done : probes) done(store_.probe_write());
         batch.clear();
+        removes.clear();
         probes.clear();
     }
 }
@@ -81,6 +96,34 @@ void commit_queue::commit(std::vector<pending_create>& batch) {
         else
             done(messages::conflict(users[i].external_user_id));
     }
+}
+
+void commit_queue::remove(std::vector<pending_remove>& batch) {
+    // Each is looked up as the store stands with the ones before it removed, so a second
+    // removal of the same user in the batch finds nothing.
+    std::vector<user> found;
+    std::vector<result<void>> answers;
+    std::unordered_set<std::string> removed;  // ids
+    for (const auto& r : batch) {
+        auto u = find_user(store_, r.client_id, r.ref);
+        if (u && !removed.insert(u->id).second)
+            u = r.ref.by == user_ref::kind::id ? messages::user_not_found(r.ref.value)
+                                               : messages::external_user_not_found(r.ref.value);
+        if (!u) {
+            answers.emplace_back(u.error());
+            continue;
+        }
+        answers.emplace_back();
+        found.push_back(std::move(*u));
+    }
+    if (!found.empty())
+        if (auto written = store_.remove(found); !written) {
+            const auto failure = written.error().code == errc::unavailable ? messages::store_unavailable()
+                                                                           : messages::internal();
+            for (auto& a : answers)
+                if (a) a = failure;
+        }
+    for (std::size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(answers[i]));
 }
 
 }  // namespace ozzie

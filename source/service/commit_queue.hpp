@@ -21,10 +21,18 @@ struct pending_create {
     user_service::create_handler done;
 };
 
+struct pending_remove {
+    std::string client_id;
+    user_ref ref;
+    user_service::remove_handler done;
+};
+
 // Group commit: the writer takes everything pending, gives each create an id, lets the store
 // keep the first of each (client, external id) and write the batch once (one WAL sync), then
 // answers every create: the user, CONFLICT, SERVICE_UNAVAILABLE if the write failed (a disk
-// fault), or INTERNAL_ERROR if the index could not be read.
+// fault), or INTERNAL_ERROR if the index could not be read. The removals waiting with them
+// follow in a write of their own (requests pending together were concurrent: any order is
+// one they could have had).
 // The batch is whatever is waiting; the writer never sleeps to fill it.
 class commit_queue {
 public:
@@ -35,6 +43,7 @@ public:
     commit_queue& operator=(const commit_queue&) = delete;
 
     void push(pending_create create);
+    void push(pending_remove remove);
 
     // Runs the store's probe write (user_store::probe_write) on the writer thread after the
     // creates pushed before it, and gives `done` its outcome there: every write to the store
@@ -47,12 +56,14 @@ public:
 private:
     void run();
     void commit(std::vector<pending_create>& batch);
+    void remove(std::vector<pending_remove>& batch);
 
     user_store& store_;
     ulid_generator ids_;  // used by the writer thread only
     std::mutex mutex_;
     std::condition_variable wake_;
     std::vector<pending_create> pending_;
+    std::vector<pending_remove> pending_removes_;
     std::vector<std::function<void(result<void>)>> pending_probes_;
     bool stopping_ = false;
     atomic_histogram batch_sizes_{{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024}};

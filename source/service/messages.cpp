@@ -90,7 +90,7 @@ error unauthorized() {
 error no_route(std::string_view method, std::string_view path) {
     return {errc::not_found, "No route for " + quote_for_message(method) + " " +
                                  quote_for_message(path) + ". See the Users API: POST /v1/users, "
-                                 "GET /v1/users/{user_id}."};
+                                 "GET or DELETE /v1/users/{user_id}."};
 }
 
 error method_not_allowed(std::string_view method, std::string_view path, std::string_view allowed) {

@@ -1,8 +1,8 @@
 #include <ozzie/user_service.hpp>
 
 #include "service/commit_queue.hpp"
+#include "service/lookup.hpp"
 #include "service/messages.hpp"
-#include "service/ulid.hpp"
 #include "service/validation.hpp"
 #include "storage/user_store.hpp"
 
@@ -37,26 +37,23 @@ result<user> user_service::create(std::string_view client_id, new_user request) 
 }
 
 result<user> user_service::find_by_id(std::string_view client_id, std::string_view id) const {
-    const auto ulid = ulid_of_user_id(id);
-    if (!ulid) return messages::user_not_found(id);
-    auto found = impl_->store.get(*ulid);
-    if (!found)
-        return found.error().code == errc::not_found ? messages::user_not_found(id) : messages::internal();
-    if (found->client_id != client_id) return messages::other_clients_user(id);
-    return found;
+    return ozzie::find_by_id(impl_->store, client_id, id);
 }
 
 result<user> user_service::find_by_external(std::string_view client_id,
                                             std::string_view external_user_id) const {
-    auto ulid = impl_->store.find_external(client_id, external_user_id);
-    if (!ulid) {
-        if (ulid.error().code != errc::not_found) return messages::internal();
-        return messages::external_user_not_found(external_user_id);
-    }
-    // The record and its index entry are written in one batch, so a missing record is damage.
-    auto found = impl_->store.get(*ulid);
-    if (!found) return messages::internal();
-    return found;
+    return ozzie::find_by_external(impl_->store, client_id, external_user_id);
+}
+
+void user_service::async_remove(std::string_view client_id, user_ref ref, remove_handler done) {
+    impl_->queue.push(pending_remove{std::string(client_id), std::move(ref), std::move(done)});
+}
+
+result<void> user_service::remove(std::string_view client_id, user_ref ref) {
+    std::promise<result<void>> answer;
+    auto future = answer.get_future();
+    async_remove(client_id, std::move(ref), [&answer](result<void> r) { answer.set_value(std::move(r)); });
+    return future.get();
 }
 
 service_stats user_service::stats() const {

@@ -181,6 +181,17 @@ result<std::vector<bool>> user_store::insert(std::span<const user> users) {
     return stored;
 }
 
+result<void> user_store::remove(std::span<const user> users) {
+    rocksdb::WriteBatch batch;
+    for (const user& u : users) {
+        if (auto s = batch.Delete(impl_->users, slice(encoding::user_key(u))); !s.ok())
+            return storage_failure("batch delete user", s);
+        if (auto s = batch.Delete(impl_->external_ids, encoding::external_key(u.client_id, u.external_user_id)); !s.ok())
+            return storage_failure("batch delete external id", s);
+    }
+    return impl_->write(impl_->write_options, batch);
+}
+
 user_store::figures user_store::stats() const {
     figures f;
     f.block_cache_hits = impl_->statistics->getTickerCount(rocksdb::BLOCK_CACHE_HIT);

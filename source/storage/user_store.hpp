@@ -49,6 +49,10 @@ public:
     // WAL). Call from one thread at a time (the commit queue's writer).
     result<std::vector<bool>> insert(std::span<const user> users);
 
+    // Deletes these users' records and index entries in one atomic write, durable by the sync
+    // option before this returns. Errors as for insert. Call from the thread that calls insert.
+    result<void> remove(std::span<const user> users);
+
     struct figures {
         std::uint64_t block_cache_hits = 0;
         std::uint64_t block_cache_misses = 0;

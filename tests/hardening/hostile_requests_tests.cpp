@@ -374,8 +374,8 @@ std::vector<hostile_case> corpus(std::uint16_t port) {
          {answers(405, "METHOD_NOT_ALLOWED")}});
     add({"method with a non-token character", "G(T /v1/users HTTP/1.1\r\n" + std::string(host) + auth() + "\r\n",
          {closes(400, "BAD_REQUEST")}});
-    add({"DELETE a user", "DELETE /v1/users/external:x HTTP/1.1\r\n" + std::string(host) + auth() + "\r\n",
-         {answers(405, "METHOD_NOT_ALLOWED")}});
+    add({"DELETE a user that does not exist", "DELETE /v1/users/external:x HTTP/1.1\r\n" + std::string(host) + auth() + "\r\n",
+         {answers(404, "NOT_FOUND")}});
 
     // --- Targets
     // RFC 9112 §3.2.2: a server MUST accept the absolute-form.

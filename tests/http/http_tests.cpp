@@ -109,6 +109,9 @@ struct server_fixture : ozzie::testing::in_process_server {
     http_response get(std::string_view target, std::string_view token = spec_token) const {
         return request(http::verb::get, target, token);
     }
+    http_response remove(std::string_view target, std::string_view token = spec_token) const {
+        return request(http::verb::delete_, target, token);
+    }
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -676,6 +679,54 @@ BOOST_AUTO_TEST_CASE(authentication_is_checked_before_the_body) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Delete
+
+// 204, with no body and no Content-Type or Content-Length (RFC 9110 8.6).
+void check_deleted(const http_response& res) {
+    BOOST_TEST(res.result_int() == 204u, res.body());
+    BOOST_TEST(res.body().empty());
+    BOOST_TEST(res.count(http::field::content_type) == 0u);
+    BOOST_TEST(res.count(http::field::content_length) == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_deleted_user_is_gone_and_its_external_id_is_free_at_once) {
+    const json::object created = check_user(post_users(maria_body), 201);
+    const std::string id = str(created.at("id"));
+    check_deleted(remove(user_target(id)));
+    check_error(get(user_target(id)), 404, "NOT_FOUND");
+    check_error(get("/v1/users/external:usr_8821"), 404, "NOT_FOUND");
+    check_error(remove(user_target(id)), 404, "NOT_FOUND");  // deleting again
+
+    // The external id makes a new user, with a new id; by external id this time.
+    const json::object again = check_user(post_users(maria_body), 201);
+    BOOST_TEST(str(again.at("id")) != id);
+    check_deleted(remove("/v1/users/external:usr_8821"));
+    check_error(get(user_target(str(again.at("id")))), 404, "NOT_FOUND");
+    check_error(remove("/v1/users/external:usr_8821"), 404, "NOT_FOUND");
+}
+
+BOOST_AUTO_TEST_CASE(delete_keeps_tenancy_and_id_rules) {
+    const json::object mine = check_user(post_users(maria_body), 201);
+    const std::string id = str(mine.at("id"));
+    // Another client: 403 by Ozzie id, and its own (absent) user by external id; nothing removed.
+    check_error(remove(user_target(id), other_token), 403, "FORBIDDEN");
+    check_error(remove("/v1/users/external:usr_8821", other_token), 404, "NOT_FOUND");
+    BOOST_TEST(check_user(get(user_target(id)), 200) == mine);
+    // A malformed id is not found; broken percent-encoding is a 400, as for GET.
+    check_error(remove("/v1/users/not-an-id"), 404, "NOT_FOUND");
+    check_error(remove("/v1/users/external:%zz"), 400, "VALIDATION_ERROR");
+    // Without credentials: 401, nothing removed.
+    check_error(request(http::verb::delete_, user_target(id), ""), 401, "UNAUTHORIZED");
+    BOOST_TEST(check_user(get(user_target(id)), 200) == mine);
+}
+
+BOOST_AUTO_TEST_CASE(a_percent_encoded_external_id_is_deleted_by_its_decoded_value) {
+    check_user(post_users(body_of({{"external_user_id", "a/b c%"}})), 201);
+    check_deleted(remove(external_target("a/b c%")));
+    check_error(get(external_target("a/b c%")), 404, "NOT_FOUND");
+}
+
+// ---------------------------------------------------------------------------------------------
 // Tenancy
 
 BOOST_AUTO_TEST_CASE(another_clients_user_is_forbidden_by_id_and_invisible_by_external_id) {
@@ -759,16 +810,13 @@ BOOST_AUTO_TEST_CASE(wrong_methods_get_405_with_allow) {
             BOOST_TEST(methods.count(verb_name(method)) == 0u);
         }
     }
-    for (http::verb method : {http::verb::post, http::verb::put, http::verb::delete_,
-                              http::verb::patch}) {
+    for (http::verb method : {http::verb::post, http::verb::put, http::verb::patch}) {
         BOOST_TEST_CONTEXT(method << " /v1/users/abc") {
-            const http_response res =
-                request(method, "/v1/users/abc", spec_token, method == http::verb::delete_
-                                                                 ? std::string()
-                                                                 : maria_body);
+            const http_response res = request(method, "/v1/users/abc", spec_token, maria_body);
             check_error(res, 405, "METHOD_NOT_ALLOWED");
             const auto methods = allowed(res);
             BOOST_TEST(methods.count("GET") == 1u, "Allow: " << header(res, http::field::allow));
+            BOOST_TEST(methods.count("DELETE") == 1u, "Allow: " << header(res, http::field::allow));
             BOOST_TEST(methods.count(verb_name(method)) == 0u);
         }
     }

@@ -113,9 +113,10 @@ BOOST_AUTO_TEST_CASE(conforming_responses_pass) {
         violations("POST", "/v1/users",
                    response(401, error_body("UNAUTHORIZED"), {{"WWW-Authenticate", "Bearer"}}))
             .empty());
-    BOOST_TEST(violations("DELETE", "/v1/users/x",
-                          response(405, error_body("METHOD_NOT_ALLOWED"), {{"Allow", "GET, HEAD"}}))
+    BOOST_TEST(violations("PATCH", "/v1/users/x",
+                          response(405, error_body("METHOD_NOT_ALLOWED"), {{"Allow", "GET, HEAD, DELETE"}}))
                    .empty());
+    BOOST_TEST(violations("DELETE", "/v1/users/x", response(204, nullptr, {}, "")).empty());
     BOOST_TEST(violations("POST", "/v1/users",
                           response(413, error_body("PAYLOAD_TOO_LARGE"), {{"Connection", "close"}}))
                    .empty());

@@ -235,7 +235,8 @@ BOOST_FIXTURE_TEST_CASE(metrics_count_the_traffic_by_route_and_status, ops_serve
         expect(user, a.request(http::verb::get, "/v1/users/external:m-2", h), 200);
         expect(user, a.request(http::verb::get, "/v1/users/external:nobody", h), 404);
         expect(users, a.request(http::verb::get, "/v1/users", h), 405);
-        expect(user, a.request(http::verb::delete_, "/v1/users/" + first_id, h), 405);
+        expect(user, a.request(http::verb::patch, "/v1/users/" + first_id, h), 405);
+        expect(user, a.request(http::verb::delete_, "/v1/users/external:m-3", h), 204);
         expect(unmatched, a.request(http::verb::get, "/nope", h), 404);
         expect(unmatched, a.request(http::verb::get, "/metrics", h), 404);
     }

@@ -372,6 +372,71 @@ BOOST_AUTO_TEST_CASE(reads_run_alongside_writes) {
     BOOST_TEST(bad_reads == 0);
 }
 
+// Creates and removals of one external id from many threads at once: every answer is a success,
+// CONFLICT or NOT_FOUND, and at the end the index and the records agree (the id is held by at
+// most one user, and only by a user that is there).
+BOOST_AUTO_TEST_CASE(concurrent_creates_and_removals_of_one_external_id_stay_consistent) {
+    constexpr int threads = 8, rounds = 200;
+    std::latch start(threads);
+    std::atomic<int> unexpected{0};
+    std::vector<std::thread> workers;
+    for (int t = 0; t < threads; ++t)
+        workers.emplace_back([&, t] {
+            start.arrive_and_wait();
+            for (int i = 0; i < rounds; ++i) {
+                if ((i + t) % 2 == 0) {
+                    const auto r = service->create("s2client", minimal_request("usr_churn"));
+                    if (!r && r.error().code != ozzie::errc::conflict) ++unexpected;
+                } else {
+                    const auto r = service->remove("s2client", {ozzie::user_ref::kind::external, "usr_churn"});
+                    if (!r && r.error().code != ozzie::errc::not_found) ++unexpected;
+                }
+            }
+        });
+    for (auto& w : workers) w.join();
+    BOOST_TEST(unexpected == 0);
+    const auto held = service->find_by_external("s2client", "usr_churn");
+    if (held) {
+        BOOST_TEST(outcome(service->find_by_id("s2client", held->id)) == "ok");
+        BOOST_TEST(outcome(service->create("s2client", minimal_request("usr_churn"))) == "CONFLICT");
+    } else {
+        BOOST_TEST(outcome(held) == "NOT_FOUND");
+        BOOST_TEST(outcome(service->create("s2client", minimal_request("usr_churn"))) == "ok");
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(user_service_remove, service_fixture)
+
+// The remove's outcome, as outcome() gives it for other results: "ok" or the error code's name.
+std::string removal(const ozzie::result<void>& r) {
+    return r ? "ok" : std::string(ozzie::code_name(r.error().code));
+}
+
+BOOST_AUTO_TEST_CASE(a_removed_user_is_gone_after_a_restart_and_its_external_id_is_free) {
+    auto created = service->create("s2client", spec_request());
+    BOOST_TEST_REQUIRE(outcome(created) == "ok");
+    BOOST_TEST(removal(service->remove("s2client", {ozzie::user_ref::kind::id, created->id})) == "ok");
+    BOOST_TEST(outcome(service->find_by_id("s2client", created->id)) == "NOT_FOUND");
+    BOOST_TEST(removal(service->remove("s2client", {ozzie::user_ref::kind::id, created->id})) == "NOT_FOUND");
+    restart();
+    BOOST_TEST(outcome(service->find_by_id("s2client", created->id)) == "NOT_FOUND");
+    BOOST_TEST(outcome(service->find_by_external("s2client", "usr_8821")) == "NOT_FOUND");
+    BOOST_TEST(outcome(service->create("s2client", spec_request())) == "ok");
+}
+
+BOOST_AUTO_TEST_CASE(removal_answers_as_lookups_do) {
+    auto mine = service->create("s2client", spec_request());
+    BOOST_TEST_REQUIRE(outcome(mine) == "ok");
+    BOOST_TEST(removal(service->remove("other", {ozzie::user_ref::kind::id, mine->id})) == "FORBIDDEN");
+    BOOST_TEST(removal(service->remove("other", {ozzie::user_ref::kind::external, "usr_8821"})) == "NOT_FOUND");
+    BOOST_TEST(removal(service->remove("s2client", {ozzie::user_ref::kind::id, "nonsense"})) == "NOT_FOUND");
+    BOOST_TEST(outcome(service->find_by_id("s2client", mine->id)) == "ok");
+    BOOST_TEST(removal(service->remove("s2client", {ozzie::user_ref::kind::external, "usr_8821"})) == "ok");
+    BOOST_TEST(outcome(service->find_by_external("s2client", "usr_8821")) == "NOT_FOUND");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_FIXTURE_TEST_SUITE(user_service_async_create, service_fixture)

@@ -98,14 +98,14 @@ BOOST_AUTO_TEST_CASE(users_collection_takes_post) {
     BOOST_TEST(!ozzie::method_allowed(ozzie::route::users, http::verb::delete_));
 }
 
-BOOST_AUTO_TEST_CASE(single_user_takes_get_and_head) {
-    BOOST_TEST(ozzie::allowed_methods(ozzie::route::user) == "GET, HEAD");
+BOOST_AUTO_TEST_CASE(single_user_takes_get_head_and_delete) {
+    BOOST_TEST(ozzie::allowed_methods(ozzie::route::user) == "GET, HEAD, DELETE");
     BOOST_TEST(ozzie::method_allowed(ozzie::route::user, http::verb::get));
     BOOST_TEST(ozzie::method_allowed(ozzie::route::user, http::verb::head));
+    BOOST_TEST(ozzie::method_allowed(ozzie::route::user, http::verb::delete_));
     BOOST_TEST(!ozzie::method_allowed(ozzie::route::user, http::verb::post));
     BOOST_TEST(!ozzie::method_allowed(ozzie::route::user, http::verb::put));
     BOOST_TEST(!ozzie::method_allowed(ozzie::route::user, http::verb::patch));
-    BOOST_TEST(!ozzie::method_allowed(ozzie::route::user, http::verb::delete_));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

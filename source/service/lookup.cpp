@@ -1,0 +1,36 @@
+#include "service/lookup.hpp"
+
+#include "service/messages.hpp"
+#include "service/ulid.hpp"
+
+namespace ozzie {
+
+result<user> find_by_id(const user_store& store, std::string_view client_id, std::string_view id) {
+    const auto ulid = ulid_of_user_id(id);
+    if (!ulid) return messages::user_not_found(id);
+    auto found = store.get(*ulid);
+    if (!found)
+        return found.error().code == errc::not_found ? messages::user_not_found(id) : messages::internal();
+    if (found->client_id != client_id) return messages::other_clients_user(id);
+    return found;
+}
+
+result<user> find_by_external(const user_store& store, std::string_view client_id,
+                              std::string_view external_user_id) {
+    auto ulid = store.find_external(client_id, external_user_id);
+    if (!ulid) {
+        if (ulid.error().code != errc::not_found) return messages::internal();
+        return messages::external_user_not_found(external_user_id);
+    }
+    // The record and its index entry are written in one batch, so a missing record is damage.
+    auto found = store.get(*ulid);
+    if (!found) return messages::internal();
+    return found;
+}
+
+result<user> find_user(const user_store& store, std::string_view client_id, const user_ref& ref) {
+    return ref.by == user_ref::kind::id ? find_by_id(store, client_id, ref.value)
+                                        : find_by_external(store, client_id, ref.value);
+}
+
+}  // namespace ozzie
