@@ -68,7 +68,7 @@ po::options_description command_line_options() {
         ("max-connections", po::value<std::size_t>()->default_value(defaults.max_connections), "connections open at once; past it new ones get 503")
         ("rate-limit", po::value<double>()->default_value(defaults.rate_limit), "requests per second each client may sustain; 0: no limit")
         ("rate-burst", po::value<double>()->default_value(defaults.rate_burst), "requests a client may send at once above the rate")
-        ("admin-listen", po::value<std::string>(), "HOST:PORT of the admin listener (/healthz, /readyz, /metrics, /backup); keep it on loopback; none if not given")
+        ("admin-listen", po::value<std::string>(), "HOST:PORT of the admin listener (/healthz, /readyz, /metrics, /backup, /compact); keep it on loopback; none if not given")
         ("tls-listen", po::value<std::string>(), "HOST:PORT of an HTTPS listener besides the plain one; needs --tls-cert and --tls-key")
         ("tls-cert", po::value<std::string>(), "PEM certificate chain of the HTTPS listener")
         ("tls-key", po::value<std::string>(), "PEM private key of the HTTPS listener")

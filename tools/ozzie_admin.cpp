@@ -1,4 +1,4 @@
-// ozzie-admin: manage API clients and take online backups.
+// ozzie-admin: manage API clients, take online backups, compact the store.
 #include "auth/clients_file.hpp"
 
 #include <boost/asio/connect.hpp>
@@ -24,6 +24,8 @@ constexpr const char* usage = R"(Usage:
   ozzie-admin client remove ID --clients PATH    remove a client
   ozzie-admin backup DIR [--admin HOST:PORT]     consistent backup of a running server into DIR
                                                  (a new directory; default admin 127.0.0.1:9090)
+  ozzie-admin compact [--admin HOST:PORT]        compact a running server's store, so that deleted
+                                                 users are in none of its files any more
 After changing the clients file, send SIGHUP to ozzie-server to load it without dropping
 connections. Restore a backup by starting ozzie-server with --data-dir pointing at a copy of DIR.
 )";
@@ -39,17 +41,18 @@ std::string take_flag(std::vector<std::string>& args, const std::string& flag, c
     return fallback;
 }
 
-int backup(const std::string& directory, const std::string& admin) {
+// POSTs `body` (JSON) to `target` on the admin listener at `admin` and prints the answer; the
+// exit status is 0 for a 200.
+int post_to_admin(const std::string& admin, const char* target, const std::string& body) {
     const auto colon = admin.rfind(':');
     if (colon == std::string::npos) throw std::runtime_error("--admin must be HOST:PORT");
     net::io_context io;
     boost::beast::tcp_stream stream(io);
     stream.connect(net::ip::tcp::resolver(io).resolve(admin.substr(0, colon), admin.substr(colon + 1)));
-    http::request<http::string_body> req{http::verb::post, "/backup", 11};
+    http::request<http::string_body> req{http::verb::post, target, 11};
     req.set(http::field::host, admin);
     req.set(http::field::content_type, "application/json");
-    // The server resolves the path from its own working directory: send it absolute.
-    req.body() = boost::json::serialize(boost::json::object{{"directory", std::filesystem::absolute(directory).string()}});
+    req.body() = body;
     req.prepare_payload();
     http::write(stream, req);
     boost::beast::flat_buffer buffer;
@@ -57,6 +60,12 @@ int backup(const std::string& directory, const std::string& admin) {
     http::read(stream, buffer, res);
     std::cout << res.body() << '\n';
     return res.result() == http::status::ok ? 0 : 1;
+}
+
+int backup(const std::string& directory, const std::string& admin) {
+    // The server resolves the path from its own working directory: send it absolute.
+    return post_to_admin(admin, "/backup",
+                         boost::json::serialize(boost::json::object{{"directory", std::filesystem::absolute(directory).string()}}));
 }
 
 int run(std::vector<std::string> args) {
@@ -83,6 +92,7 @@ int run(std::vector<std::string> args) {
         return 0;
     }
     if (args.size() == 2 && args[0] == "backup") return backup(args[1], admin);
+    if (args.size() == 1 && args[0] == "compact") return post_to_admin(admin, "/compact", "");
     std::cerr << usage;
     return args.size() == 1 && (args[0] == "--help" || args[0] == "help") ? 0 : 2;
 }

@@ -83,6 +83,11 @@ public:
     // SERVICE_UNAVAILABLE if not. Blocks until the probe is written.
     result<void> check_writable();
 
+    // Compacts the whole store, so that what was deleted is in no file of the data directory
+    // any more (erasure). Takes a while on a large store; the service keeps serving.
+    // INTERNAL_ERROR if it cannot (the details go to the log).
+    result<void> compact();
+
     // Writes a consistent copy of the store into `directory`, which must not exist, while the
     // service keeps serving. Starting on a copy of it restores every user created before the
     // call began. INTERNAL_ERROR if it cannot (the details go to the log).

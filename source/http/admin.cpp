@@ -35,7 +35,7 @@ void handle_admin_request(const request& req, user_service& service, const http_
                           std::string_view& route_name, response& res) {
     const std::string_view target = req.target;
     const std::string_view path = target.substr(0, target.find('?'));
-    for (const std::string_view known : {"/healthz", "/readyz", "/metrics", "/backup"})
+    for (const std::string_view known : {"/healthz", "/readyz", "/metrics", "/backup", "/compact"})
         if (path == known) route_name = known;
     // Whether the method is `method`; if not, `res` is the 405.
     const auto allowed = [&](http::verb method, std::string_view allow) {
@@ -56,6 +56,11 @@ void handle_admin_request(const request& req, user_service& service, const http_
         res.body = metrics.prometheus_text(service.stats());
     } else if (path == "/backup") {
         if (allowed(http::verb::post, "POST")) backup(req, service, res);
+    } else if (path == "/compact") {
+        if (!allowed(http::verb::post, "POST")) return;
+        if (!service.compact()) return set_error(res, messages::internal());
+        log(log_level::info, "compacted");
+        status_body(res, "compacted");
     } else {
         set_error(res, messages::no_route(req.method_string, path));
     }

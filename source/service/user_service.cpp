@@ -70,6 +70,11 @@ result<void> user_service::check_writable() {
     return {};
 }
 
+result<void> user_service::compact() {
+    if (!impl_->store.compact()) return messages::internal();
+    return {};
+}
+
 result<void> user_service::backup(const std::filesystem::path& directory) {
     if (!impl_->store.checkpoint(directory)) return messages::internal();
     return {};

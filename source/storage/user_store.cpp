@@ -215,6 +215,20 @@ result<void> user_store::probe_write() {
     return impl_->write(durable, batch);
 }
 
+result<void> user_store::compact() {
+    rocksdb::FlushOptions wait;
+    wait.wait = true;
+    rocksdb::CompactRangeOptions everything;
+    // Rewrite files already in the last level too: that is where the old values lie.
+    everything.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+    for (auto* cf : {impl_->users, impl_->external_ids, impl_->meta}) {
+        if (auto status = impl_->db->Flush(wait, cf); !status.ok()) return storage_failure("flush", status);
+        if (auto status = impl_->db->CompactRange(everything, cf, nullptr, nullptr); !status.ok())
+            return storage_failure("compact", status);
+    }
+    return {};
+}
+
 result<void> user_store::checkpoint(const std::filesystem::path& directory) const {
     rocksdb::Checkpoint* raw = nullptr;
     auto status = rocksdb::Checkpoint::Create(impl_->db, &raw);

@@ -67,6 +67,11 @@ public:
     // from the thread that calls insert.
     result<void> probe_write();
 
+    // Flushes the memtables and compacts every column family down to its last level, rewriting
+    // every table file: what was deleted or overwritten is then in no file of the data
+    // directory. Error: internal. Thread-safe; writes go on meanwhile.
+    result<void> compact();
+
     // A RocksDB checkpoint (a consistent copy, hard-linking table files where it can) of the
     // whole database in `directory`, which must not exist. Error: internal. Thread-safe.
     result<void> checkpoint(const std::filesystem::path& directory) const;
