@@ -53,17 +53,26 @@ inline bool killed_by_sigkill(int status) {
 }
 
 // The parent's end of a storage crash test: runs child case `test_path` on a store in `data_dir`
-// (with `sync` as its sync option) and requires that the child got as far as its crash. The
+// (with `sync` as its sync option; `removes`: the child also removes some of what it stored)
+// and requires that the child got as far as its crash. The
 // caller then opens the store again and checks what survived.
-inline void run_crash_child(const std::string& test_path, const std::filesystem::path& data_dir, bool sync) {
+inline void run_crash_child(const std::string& test_path, const std::filesystem::path& data_dir, bool sync,
+                            bool removes = false) {
     const int status = run_self_test(
-        test_path, {"OZZIE_CRASH_DIR=" + data_dir.string(), std::string("OZZIE_CRASH_SYNC=") + (sync ? "1" : "0")});
+        test_path, {"OZZIE_CRASH_DIR=" + data_dir.string(), std::string("OZZIE_CRASH_SYNC=") + (sync ? "1" : "0"),
+                    std::string("OZZIE_CRASH_REMOVES=") + (removes ? "1" : "0")});
     BOOST_TEST_REQUIRE(killed_by_sigkill(status),
                        "the child failed before its crash (wait status " << status << ")");
 }
 
 // The child's end: the store options its parent chose; nullopt when the case was not started by
 // run_crash_child (run on its own, the disabled case then does nothing).
+// The child's end: whether its parent asked it to remove some of the users it stores.
+inline bool crash_child_removes() {
+    const char* removes = std::getenv("OZZIE_CRASH_REMOVES");
+    return removes && std::string(removes) == "1";
+}
+
 inline std::optional<ozzie::store_options> crash_child_store_options() {
     const char* dir = std::getenv("OZZIE_CRASH_DIR");
     const char* sync = std::getenv("OZZIE_CRASH_SYNC");

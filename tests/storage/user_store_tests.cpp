@@ -15,6 +15,10 @@
 #include <ozzie/errors.hpp>
 #include <ozzie/user.hpp>
 
+#include <rocksdb/db.h>
+#include <rocksdb/iterator.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -329,66 +333,109 @@ BOOST_AUTO_TEST_SUITE(user_store_crash)
 
 namespace {
 
-// Runs the child below on `data_dir` with the given sync policy, then checks what survived.
-void check_inserts_survive_a_crash(bool sync) {
-    ozzie::testing::temp_dir dir;
-    const auto data_dir = dir.path() / "db";
-    ozzie::testing::run_crash_child("crash_children/store_inserts_then_is_killed", data_dir, sync);
-
+// For each crash user, whether the store in `data_dir` holds it: its index entry, and a record
+// that matches it. An index entry without its record fails the test.
+std::vector<bool> crash_users_in(const std::filesystem::path& data_dir) {
     ozzie::store_options options;
     options.data_dir = data_dir;
     ozzie::user_store store(options);
+    std::vector<bool> present;
     for (int i = 0; i < crash_users; ++i) {
         auto indexed = store.find_external("crash_client", "crash_" + std::to_string(i));
-        BOOST_TEST_REQUIRE(outcome(indexed) == "ok", "user " << i << " lost in the crash");
+        if (!indexed) {
+            BOOST_TEST_REQUIRE(outcome(indexed) == "NOT_FOUND");
+            present.push_back(false);
+            continue;
+        }
         auto got = store.get(*indexed);
-        BOOST_TEST_REQUIRE(outcome(got) == "ok", "record of user " << i << " lost in the crash");
+        BOOST_TEST_REQUIRE(outcome(got) == "ok", "the record of user " << i << " is gone, its index entry is not");
         BOOST_TEST(got->external_user_id == "crash_" + std::to_string(i));
         BOOST_TEST(opt(got->name) == opt("crash user " + std::to_string(i)));
         BOOST_TEST(got->id == "ozz_usr_" + *indexed);
+        present.push_back(true);
     }
+    return present;
+}
+
+// How many user records the store in `data_dir` holds, counted with RocksDB directly: with
+// crash_users_in, that no record outlived its index entry.
+std::size_t records_in(const std::filesystem::path& data_dir) {
+    std::vector<rocksdb::ColumnFamilyDescriptor> families;
+    for (const std::string_view name : {std::string_view(rocksdb::kDefaultColumnFamilyName), ozzie::encoding::users_cf,
+                                        ozzie::encoding::external_ids_cf, ozzie::encoding::meta_cf})
+        families.emplace_back(std::string(name), rocksdb::ColumnFamilyOptions());
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    const auto opened = rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), data_dir.string(), families, &handles, &raw);
+    BOOST_TEST_REQUIRE(opened.ok(), opened.ToString());
+    std::size_t records = 0;
+    {
+        const std::unique_ptr<rocksdb::Iterator> it(raw->NewIterator(rocksdb::ReadOptions(), handles[1]));
+        for (it->SeekToFirst(); it->Valid(); it->Next()) ++records;
+    }
+    for (auto* handle : handles) raw->DestroyColumnFamilyHandle(handle);
+    delete raw;
+    return records;
+}
+
+// What survives a crash child (`removes`: it removed the even-numbered users before dying), as
+// crash_users_in says, once `lose_power` has cut the files back to what was synced if asked.
+std::vector<bool> after_a_crash(const char* child, bool sync, bool removes) {
+    ozzie::testing::temp_dir dir;
+    const auto data_dir = dir.path() / "db";
+    ozzie::testing::run_crash_child(std::string("crash_children/") + child, data_dir, sync, removes);
+    if (std::string_view(child) == "store_inserts_then_loses_power")
+        BOOST_TEST_MESSAGE("sync " << sync << ": " << ozzie::testing::lose_unsynced_data(sync_journal(data_dir))
+                                   << " bytes not synced were lost");
+    auto present = crash_users_in(data_dir);
+    const auto kept = static_cast<std::size_t>(std::count(present.begin(), present.end(), true));
+    BOOST_TEST(records_in(data_dir) == kept, "records without their index entry");
+    return present;
+}
+
+// Every user stored, and (with `removes`) exactly the odd-numbered ones.
+std::vector<bool> expected(bool removes) {
+    std::vector<bool> present;
+    for (int i = 0; i < crash_users; ++i) present.push_back(!removes || i % 2 == 1);
+    return present;
 }
 
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(inserts_survive_a_process_crash_with_sync_true) {
-    check_inserts_survive_a_crash(true);
+    BOOST_TEST(after_a_crash("store_inserts_then_is_killed", true, false) == expected(false),
+               boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(inserts_survive_a_process_crash_with_sync_false) {
-    check_inserts_survive_a_crash(false);
+    BOOST_TEST(after_a_crash("store_inserts_then_is_killed", false, false) == expected(false),
+               boost::test_tools::per_element());
 }
 
-namespace {
-
-// Runs the power-loss child, drops what it had not synced, and counts the users still there.
-int users_surviving_a_power_loss(bool sync) {
-    ozzie::testing::temp_dir dir;
-    const auto data_dir = dir.path() / "db";
-    ozzie::testing::run_crash_child("crash_children/store_inserts_then_loses_power", data_dir, sync);
-    BOOST_TEST_MESSAGE("sync " << sync << ": " << ozzie::testing::lose_unsynced_data(sync_journal(data_dir))
-                               << " bytes not synced were lost");
-    ozzie::store_options options;
-    options.data_dir = data_dir;
-    ozzie::user_store store(options);
-    int found = 0;
-    for (int i = 0; i < crash_users; ++i)
-        if (store.find_external("crash_client", "crash_" + std::to_string(i))) ++found;
-    return found;
+// A removal acknowledged before the crash stays done: the user does not come back.
+BOOST_AUTO_TEST_CASE(removals_survive_a_process_crash_with_sync_true_and_false) {
+    for (const bool sync : {true, false})
+        BOOST_TEST_CONTEXT("sync " << sync) {
+            BOOST_TEST(after_a_crash("store_inserts_then_is_killed", sync, true) == expected(true),
+                       boost::test_tools::per_element());
+        }
 }
-
-}  // namespace
 
 // --sync true promises that a power loss takes nothing acknowledged: every insert returned
-// after its WAL sync, so cutting every file back to what was synced keeps them all.
-BOOST_AUTO_TEST_CASE(inserts_acknowledged_with_sync_true_survive_a_power_loss) {
-    BOOST_TEST(users_surviving_a_power_loss(true) == crash_users);
+// after its WAL sync, so cutting every file back to what was synced keeps them all; and every
+// removal returned after its own, so no removed user comes back.
+BOOST_AUTO_TEST_CASE(inserts_and_removals_acknowledged_with_sync_true_survive_a_power_loss) {
+    BOOST_TEST(after_a_crash("store_inserts_then_loses_power", true, false) == expected(false),
+               boost::test_tools::per_element());
+    BOOST_TEST(after_a_crash("store_inserts_then_loses_power", true, true) == expected(true),
+               boost::test_tools::per_element());
 }
 
 // The control: with --sync false the same power loss takes acknowledged inserts (their WAL was
 // never synced), so the simulation does drop what a power cut would, and the test above bites.
 BOOST_AUTO_TEST_CASE(a_power_loss_takes_inserts_acknowledged_with_sync_false) {
-    BOOST_TEST(users_surviving_a_power_loss(false) < crash_users);
+    const auto present = after_a_crash("store_inserts_then_loses_power", false, false);
+    BOOST_TEST(std::count(present.begin(), present.end(), true) < crash_users);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -398,24 +445,26 @@ BOOST_AUTO_TEST_SUITE(crash_children)
 
 namespace {
 
-// One batch, then single inserts, as the commit queue would write them; then SIGKILL.
+// One batch, then single inserts, as the commit queue would write them; if the parent asked,
+// the removal of every even-numbered user, one write each; then SIGKILL.
 [[noreturn]] void insert_crash_users_then_die(ozzie::user_store& store) {
     user_factory users;
-    std::vector<ozzie::user> batch;
-    for (int i = 0; i < crash_users / 2; ++i) batch.push_back(crash_user(users, i));
-    auto stored = store.insert(std::span<const ozzie::user>(batch));
-    BOOST_TEST_REQUIRE(outcome(stored) == "ok");
-    for (int i = crash_users / 2; i < crash_users; ++i) {
-        std::vector<ozzie::user> one{crash_user(users, i)};
-        BOOST_TEST_REQUIRE(flags(store.insert(std::span<const ozzie::user>(one))) == "1");
-    }
+    std::vector<ozzie::user> all;
+    for (int i = 0; i < crash_users; ++i) all.push_back(crash_user(users, i));
+    const std::span<const ozzie::user> first_half(all.data(), crash_users / 2);
+    BOOST_TEST_REQUIRE(outcome(store.insert(first_half)) == "ok");
+    for (int i = crash_users / 2; i < crash_users; ++i)
+        BOOST_TEST_REQUIRE(flags(store.insert(std::span<const ozzie::user>(&all[i], 1))) == "1");
+    if (ozzie::testing::crash_child_removes())
+        for (int i = 0; i < crash_users; i += 2)
+            BOOST_TEST_REQUIRE(store.remove(std::span<const ozzie::user>(&all[i], 1)).has_value());
     ozzie::testing::die_like_a_crash();
 }
 
 }  // namespace
 
 // Not run by itself: the crash tests start this binary again to run just this case, which
-// stores users and then dies by SIGKILL without closing the store.
+// stores users (and removes some, if asked) and then dies by SIGKILL without closing the store.
 BOOST_AUTO_TEST_CASE(store_inserts_then_is_killed, *boost::unit_test::disabled()) {
     const auto options = ozzie::testing::crash_child_store_options();
     if (!options) {
