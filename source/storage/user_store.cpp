@@ -186,7 +186,8 @@ result<void> user_store::remove(std::span<const user> users) {
     for (const user& u : users) {
         if (auto s = batch.Delete(impl_->users, slice(encoding::user_key(u))); !s.ok())
             return storage_failure("batch delete user", s);
-        if (auto s = batch.Delete(impl_->external_ids, encoding::external_key(u.client_id, u.external_user_id)); !s.ok())
+        const auto index_key = encoding::external_key(u.client_id, u.external_user_id);
+        if (auto s = batch.Delete(impl_->external_ids, index_key); !s.ok())
             return storage_failure("batch delete external id", s);
     }
     return impl_->write(impl_->write_options, batch);
