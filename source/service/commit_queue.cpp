@@ -18,29 +18,29 @@ commit_queue::~commit_queue() {
     writer_.join();
 }
 
-void commit_queue::push(pending_create create) {
+namespace {
+
+// The answer to every write of a batch the store refused: a disk fault, or a failure to read.
+error failed_write(const error& e) {
+    return e.code == errc::unavailable ? messages::store_unavailable() : messages::internal();
+}
+
+}  // namespace
+
+template <class T>
+void commit_queue::enqueue(std::vector<T>& queue, T item) {
     {
         std::lock_guard lock(mutex_);
-        pending_.push_back(std::move(create));
+        queue.push_back(std::move(item));
     }
     wake_.notify_one();
 }
 
-void commit_queue::push(pending_remove remove) {
-    {
-        std::lock_guard lock(mutex_);
-        pending_removes_.push_back(std::move(remove));
-    }
-    wake_.notify_one();
-}
+void commit_queue::push(pending_create create) { enqueue(pending_, std::move(create)); }
 
-void commit_queue::probe(std::function<void(result<void>)> done) {
-    {
-        std::lock_guard lock(mutex_);
-        pending_probes_.push_back(std::move(done));
-    }
-    wake_.notify_one();
-}
+void commit_queue::push(pending_remove remove) { enqueue(pending_removes_, std::move(remove)); }
+
+void commit_queue::probe(std::function<void(result<void>)> done) { enqueue(pending_probes_, std::move(done)); }
 
 void commit_queue::run() {
     std::vector<pending_create> batch;
@@ -90,7 +90,7 @@ void commit_queue::commit(std::vector<pending_create>& batch) {
     for (std::size_t i = 0; i < batch.size(); ++i) {
         auto& done = batch[i].done;
         if (!stored)
-            done(stored.error().code == errc::unavailable ? messages::store_unavailable() : messages::internal());
+            done(failed_write(stored.error()));
         else if ((*stored)[i])
             done(std::move(users[i]));
         else
@@ -117,12 +117,9 @@ void commit_queue::remove(std::vector<pending_remove>& batch) {
         found.push_back(std::move(*u));
     }
     if (!found.empty())
-        if (auto written = store_.remove(found); !written) {
-            const auto failure = written.error().code == errc::unavailable ? messages::store_unavailable()
-                                                                           : messages::internal();
+        if (auto written = store_.remove(found); !written)
             for (auto& a : answers)
-                if (a) a = failure;
-        }
+                if (a) a = failed_write(written.error());
     for (std::size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(answers[i]));
 }
 

@@ -54,6 +54,9 @@ public:
     histogram_snapshot commit_seconds() const { return commit_seconds_.snapshot(); }
 
 private:
+    // Adds `item` to `queue` (one of the pending_ vectors) and wakes the writer.
+    template <class T>
+    void enqueue(std::vector<T>& queue, T item);
     void run();
     void commit(std::vector<pending_create>& batch);
     void remove(std::vector<pending_remove>& batch);

@@ -9,6 +9,18 @@
 #include <future>
 
 namespace ozzie {
+namespace {
+
+// The answer of an asynchronous call, waited for: `start(done)` starts it with `done`.
+template <class Result, class Start>
+Result wait_for(Start start) {
+    std::promise<Result> answer;
+    auto future = answer.get_future();
+    start([&answer](Result r) { answer.set_value(std::move(r)); });
+    return future.get();
+}
+
+}  // namespace
 
 struct user_service::impl {
     user_store store;
@@ -29,11 +41,8 @@ void user_service::async_create(std::string_view client_id, new_user request,
 }
 
 result<user> user_service::create(std::string_view client_id, new_user request) {
-    std::promise<result<user>> answer;
-    auto future = answer.get_future();
-    async_create(client_id, std::move(request),
-                 [&answer](result<user> r) { answer.set_value(std::move(r)); });
-    return future.get();
+    return wait_for<result<user>>(
+        [&](auto done) { async_create(client_id, std::move(request), std::move(done)); });
 }
 
 result<user> user_service::find_by_id(std::string_view client_id, std::string_view id) const {
@@ -50,10 +59,7 @@ void user_service::async_remove(std::string_view client_id, user_ref ref, remove
 }
 
 result<void> user_service::remove(std::string_view client_id, user_ref ref) {
-    std::promise<result<void>> answer;
-    auto future = answer.get_future();
-    async_remove(client_id, std::move(ref), [&answer](result<void> r) { answer.set_value(std::move(r)); });
-    return future.get();
+    return wait_for<result<void>>([&](auto done) { async_remove(client_id, std::move(ref), std::move(done)); });
 }
 
 service_stats user_service::stats() const {
@@ -63,10 +69,8 @@ service_stats user_service::stats() const {
 }
 
 result<void> user_service::check_writable() {
-    std::promise<result<void>> answer;
-    auto written = answer.get_future();
-    impl_->queue.probe([&answer](result<void> r) { answer.set_value(std::move(r)); });
-    if (!written.get()) return messages::not_ready();
+    if (!wait_for<result<void>>([&](auto done) { impl_->queue.probe(std::move(done)); }))
+        return messages::not_ready();
     return {};
 }
 
