@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ozzie {
 
@@ -18,6 +19,8 @@ enum class onboarding_stage : std::uint8_t {
 
 // The API's spelling: "intake_pending", "plan_pending" or "active".
 std::string_view to_string(onboarding_stage stage) noexcept;
+// The stage so spelled; nullopt for any other text.
+std::optional<onboarding_stage> onboarding_stage_from_string(std::string_view text) noexcept;
 
 // A stored user, as the API returns it.
 struct user {
@@ -49,6 +52,38 @@ struct new_user {
     std::optional<std::string> email;
     std::optional<std::string> phone;
     std::optional<std::string> language;
+};
+
+// What a caller sends to change a user: each field that is set is changed, the others are kept.
+// For name, email and phone an engaged empty inner optional clears the field (JSON null).
+// Validation rules are those of POST /v1/users; onboarding_stage only moves forward.
+struct user_patch {
+    std::optional<std::string> external_user_id;
+    std::optional<std::optional<std::string>> name;
+    std::optional<std::optional<std::string>> email;
+    std::optional<std::optional<std::string>> phone;
+    std::optional<std::string> language;
+    std::optional<onboarding_stage> stage;
+};
+
+// Which page of a client's users to list. Users are listed newest first (by id, which orders
+// them by creation time).
+struct list_request {
+    std::size_t limit = 10;  // 1 to 100
+    // At most one of the two cursors, each an Ozzie user id from an earlier page (it need not
+    // name a user that still exists): starting_after gives the users just older than it,
+    // ending_before the `limit` users just newer than it. Neither: the newest users.
+    std::optional<std::string> starting_after;
+    std::optional<std::string> ending_before;
+    std::optional<onboarding_stage> stage;  // only the users at this stage
+};
+
+// A page of users, newest first.
+struct user_page {
+    std::vector<user> users;
+    // Whether more users lie beyond this page in the direction it was read: older ones after a
+    // first page or a starting_after page, newer ones before an ending_before page.
+    bool has_more = false;
 };
 
 }  // namespace ozzie

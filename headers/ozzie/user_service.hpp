@@ -1,4 +1,4 @@
-// Create and look up users in-process, without HTTP. Thread-safe.
+// Create, look up, list, change and remove users in-process, without HTTP. Thread-safe.
 #pragma once
 
 #include <ozzie/config.hpp>
@@ -37,6 +37,7 @@ struct service_stats {
 class user_service {
 public:
     using create_handler = std::function<void(result<user>)>;
+    using update_handler = std::function<void(result<user>)>;
     using remove_handler = std::function<void(result<void>)>;
 
     // Opens (or creates) the store in options.data_dir and starts the writer thread.
@@ -64,6 +65,24 @@ public:
     // The caller's own user with this external_user_id; NOT_FOUND if there is none.
     result<user> find_by_external(std::string_view client_id,
                                   std::string_view external_user_id) const;
+
+    // Changes the caller's user named by `ref` as `patch` says, in one atomic write durable by
+    // the store's sync policy: a new external_user_id is taken and the old one released at
+    // once, so no reader sees both or neither. `done` is called exactly once: at once on the
+    // calling thread with VALIDATION_ERROR for a field that breaks the create rules, or later on
+    // the writer thread with the user as changed, VALIDATION_ERROR (onboarding_stage moved
+    // backwards), NOT_FOUND, FORBIDDEN, CONFLICT (the new external_user_id is another of the
+    // client's users'), or SERVICE_UNAVAILABLE if the disk failed (nothing changed). An empty
+    // patch changes nothing and answers the user. Goes through the writer with the creates.
+    void async_update(std::string_view client_id, user_ref ref, user_patch patch, update_handler done);
+
+    // async_update, waiting for the answer.
+    result<user> update(std::string_view client_id, user_ref ref, user_patch patch);
+
+    // A page of the caller's users, newest first, read from one snapshot of the store in time
+    // proportional to request.limit. VALIDATION_ERROR naming the parameter for a limit out of
+    // 1 to 100, both cursors, or a cursor that is not an Ozzie user id.
+    result<user_page> list(std::string_view client_id, const list_request& request) const;
 
     // Removes the caller's user named by `ref`: its record and its index entry go in one write,
     // durable by the store's sync policy, and its external_user_id is free for a new create at

@@ -1,5 +1,6 @@
 #include "http/handlers.hpp"
 
+#include "http/list_query.hpp"
 #include "http/user_json.hpp"
 #include "service/messages.hpp"
 #include "service/utf8.hpp"
@@ -58,11 +59,15 @@ public:
                 set_error(res_, messages::rate_limited(*wait));
                 co_return res_.set("Retry-After", std::to_string(wait->count()));
             }
-        if (match.which == route::users) co_return co_await create_user(*client);
+        if (match.which == route::users) {
+            if (req_.method == http::verb::post) co_return co_await create_user(*client);
+            co_return list_users(*client);
+        }
         std::string decoded;
         const auto id = user_id(match.user_id, decoded);
         if (!id) co_return set_error(res_, id.error());
         if (req_.method == http::verb::delete_) co_return co_await delete_user(*client, *id);
+        if (req_.method == http::verb::patch) co_return co_await update_user(*client, *id);
         get_user(*client, *id);
     }
 
@@ -104,6 +109,17 @@ private:
         return id;
     }
 
+    // GET or HEAD /v1/users.
+    void list_users(std::string_view client_id) {
+        const auto request = parse_list_query(req_.target);
+        if (!request) return set_error(res_, request.error());
+        const auto page = context_.service.list(client_id, *request);
+        if (!page) return set_error(res_, page.error());
+        res_.status = http::status::ok;
+        res_.body.clear();
+        append_list_body(res_.body, *page);
+    }
+
     // GET or HEAD /v1/users/{user_id}.
     void get_user(std::string_view client_id, std::string_view id) {
         const auto found = id.starts_with(external_prefix)
@@ -113,13 +129,27 @@ private:
         ok(http::status::ok, *found);
     }
 
+    static user_ref ref_of(std::string_view id) {
+        return id.starts_with(external_prefix)
+                   ? user_ref{user_ref::kind::external, std::string(id.substr(external_prefix.size()))}
+                   : user_ref{user_ref::kind::id, std::string(id)};
+    }
+
+    // PATCH /v1/users/{user_id}.
+    awaitable<> update_user(std::string_view client_id, std::string_view id) {
+        auto patch = parse_user_patch(req_.body);
+        if (!patch) co_return set_error(res_, patch.error());
+        const auto updated = co_await on_writer<result<user>>([&](auto done) {
+            context_.service.async_update(client_id, ref_of(id), std::move(*patch), std::move(done));
+        });
+        if (!updated) co_return set_error(res_, updated.error());
+        ok(http::status::ok, *updated);
+    }
+
     // DELETE /v1/users/{user_id}: 204 and no body.
     awaitable<> delete_user(std::string_view client_id, std::string_view id) {
-        user_ref ref = id.starts_with(external_prefix)
-                           ? user_ref{user_ref::kind::external, std::string(id.substr(external_prefix.size()))}
-                           : user_ref{user_ref::kind::id, std::string(id)};
         const auto removed = co_await on_writer<result<void>>([&](auto done) {
-            context_.service.async_remove(client_id, std::move(ref), std::move(done));
+            context_.service.async_remove(client_id, ref_of(id), std::move(done));
         });
         if (!removed) co_return set_error(res_, removed.error());
         res_.status = http::status::no_content;

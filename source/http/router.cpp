@@ -28,8 +28,8 @@ std::string_view route_template(route r) noexcept {
 
 std::string_view allowed_methods(route r) noexcept {
     switch (r) {
-    case route::users: return "POST";
-    case route::user: return "GET, HEAD, DELETE";
+    case route::users: return "GET, HEAD, POST";
+    case route::user: return "GET, HEAD, PATCH, DELETE";
     case route::none: break;
     }
     return "";
@@ -37,9 +37,10 @@ std::string_view allowed_methods(route r) noexcept {
 
 bool method_allowed(route r, http::verb method) noexcept {
     switch (r) {
-    case route::users: return method == http::verb::post;
+    case route::users: return method == http::verb::get || method == http::verb::head || method == http::verb::post;
     case route::user:
-        return method == http::verb::get || method == http::verb::head || method == http::verb::delete_;
+        return method == http::verb::get || method == http::verb::head || method == http::verb::patch ||
+               method == http::verb::delete_;
     case route::none: break;
     }
     return false;

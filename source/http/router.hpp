@@ -9,8 +9,8 @@ namespace ozzie {
 
 enum class route {
     none,   // no such path
-    users,  // /v1/users
-    user,   // /v1/users/{user_id}
+    users,  // /v1/users: list (GET, HEAD) and create (POST)
+    user,   // /v1/users/{user_id}: get (GET, HEAD), update (PATCH), remove (DELETE)
 };
 
 struct route_match {
@@ -27,7 +27,7 @@ route_match match_route(std::string_view target) noexcept;
 // "unmatched".
 std::string_view route_template(route r) noexcept;
 
-// The methods a route answers, for the Allow header of a 405 ("POST", "GET, HEAD, DELETE").
+// The methods a route answers, for the Allow header of a 405 ("GET, HEAD, POST").
 std::string_view allowed_methods(route r) noexcept;
 bool method_allowed(route r, http::verb method) noexcept;
 

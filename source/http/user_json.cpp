@@ -14,8 +14,10 @@ namespace ozzie {
 namespace json = boost::json;
 namespace {
 
-constexpr std::array<std::string_view, 4> read_only_fields = {"id", "onboarding_stage",
-                                                              "created_at", "object"};
+// Fields of the user object that callers may not set (onboarding_stage only on create).
+constexpr std::array<std::string_view, 3> read_only_fields = {"id", "created_at", "object"};
+constexpr std::string_view create_fields = "external_user_id, name, email, phone, language";
+constexpr std::string_view patch_fields = "external_user_id, name, email, phone, language, onboarding_stage";
 // The fields a caller may set, in the spec's order: external_user_id, then the optional ones.
 struct writable_field {
     std::string_view name;
@@ -185,6 +187,31 @@ bool is_writable(std::string_view key) {
                        [key](const writable_field& f) { return f.name == key; });
 }
 
+// The body as a JSON object whose every field a caller may set: the writable fields, and
+// onboarding_stage if `stage_writable` (on PATCH, not on create). Otherwise VALIDATION_ERROR
+// naming the first defect, with `allowed` the list of the fields that are.
+result<json::value> read_body(std::string_view text, bool stage_writable, std::string_view allowed) {
+    json::parse_options options;
+    options.max_depth = max_depth;
+    boost::system::error_code ec;
+    json::basic_parser<first_pass_handler> first_pass(options);
+    first_pass.write_some(false, text.data(), text.size(), ec);
+    if (ec) {
+        if (const auto& field = first_pass.handler().in_value_of) return messages::field_not_json(*field, ec.message());
+        return messages::body_not_json(ec.message());
+    }
+    if (first_pass.handler().duplicate) return messages::duplicate_field(*first_pass.handler().duplicate);
+    json::value parsed = json::parse(text, ec, {}, options);
+    if (ec) return messages::body_not_json(ec.message());
+    if (!parsed.is_object()) return messages::body_not_object();
+    for (const auto& field : parsed.get_object()) {
+        const bool is_stage = field.key() == "onboarding_stage";
+        if (is_read_only(field.key()) || (is_stage && !stage_writable)) return messages::read_only_field(field.key());
+        if (!is_writable(field.key()) && !is_stage) return messages::unknown_field(field.key(), allowed);
+    }
+    return parsed;
+}
+
 // The string in `body[field]`: nullopt if absent or null, an error if of another type.
 result<std::optional<std::string>> optional_string(const json::object& body, std::string_view field,
                                                    std::string_view requirement) {
@@ -196,7 +223,7 @@ result<std::optional<std::string>> optional_string(const json::object& body, std
 
 }  // namespace
 
-void append_user_body(std::string& out, const user& u) {
+void append_user_object(std::string& out, const user& u) {
     const auto field = [&out](std::string_view name_and_colon, std::string_view value) {
         out.append(name_and_colon);
         json_text::append_string(out, value);
@@ -206,7 +233,7 @@ void append_user_body(std::string& out, const user& u) {
         if (value) json_text::append_string(out, *value);
         else out.append("null");
     };
-    field(R"({"object":"user","data":{"id":)", u.id);
+    field(R"({"id":)", u.id);
     field(R"(,"external_user_id":)", u.external_user_id);
     nullable(R"(,"name":)", u.name);
     nullable(R"(,"email":)", u.email);
@@ -215,7 +242,22 @@ void append_user_body(std::string& out, const user& u) {
     field(R"(,"onboarding_stage":)", to_string(u.stage));
     out.append(R"(,"created_at":")");
     json_text::append_utc_time(out, u.created_at);
-    out.append(R"(Z"}})");
+    out.append(R"(Z"})");
+}
+
+void append_user_body(std::string& out, const user& u) {
+    out.append(R"({"object":"user","data":)");
+    append_user_object(out, u);
+    out += '}';
+}
+
+void append_list_body(std::string& out, const user_page& page) {
+    out.append(R"({"object":"list","data":[)");
+    for (std::size_t i = 0; i < page.users.size(); ++i) {
+        if (i) out += ',';
+        append_user_object(out, page.users[i]);
+    }
+    out.append(page.has_more ? R"(],"has_more":true})" : R"(],"has_more":false})");
 }
 
 result<new_user> parse_new_user(std::string_view text) {
@@ -228,23 +270,9 @@ result<new_user> parse_new_user(std::string_view text) {
     if (!ec && read == text.size() && one_pass.handler().complete()) return std::move(one_pass.handler().request);
 
     // Not a plain create body: read it again, in full, to name what is wrong with it.
-    ec = {};
-    json::basic_parser<first_pass_handler> first_pass(options);
-    first_pass.write_some(false, text.data(), text.size(), ec);
-    if (ec) {
-        if (const auto& field = first_pass.handler().in_value_of) return messages::field_not_json(*field, ec.message());
-        return messages::body_not_json(ec.message());
-    }
-    if (first_pass.handler().duplicate) return messages::duplicate_field(*first_pass.handler().duplicate);
-    const json::value parsed = json::parse(text, ec, {}, options);
-    if (ec) return messages::body_not_json(ec.message());
-    if (!parsed.is_object()) return messages::body_not_object();
-    const json::object& body = parsed.get_object();
-
-    for (const auto& field : body) {
-        if (is_read_only(field.key())) return messages::read_only_field(field.key());
-        if (!is_writable(field.key())) return messages::unknown_field(field.key());
-    }
+    const auto parsed = read_body(text, false, create_fields);
+    if (!parsed) return parsed.error();
+    const json::object& body = parsed->get_object();
 
     new_user request;
     const auto* external_id = body.if_contains("external_user_id");
@@ -261,6 +289,42 @@ result<new_user> parse_new_user(std::string_view text) {
         request.*member = std::move(*value);
     }
     return request;
+}
+
+result<user_patch> parse_user_patch(std::string_view text) {
+    const auto parsed = read_body(text, true, patch_fields);
+    if (!parsed) return parsed.error();
+    const json::object& body = parsed->get_object();
+    user_patch patch;
+    // A field that can be changed but not cleared: a string, never null.
+    const auto required_string = [&body](std::string_view field) -> result<std::optional<std::string>> {
+        const auto* value = body.if_contains(field);
+        if (!value) return std::optional<std::string>{};
+        if (const auto* s = value->if_string()) return std::optional<std::string>(*s);
+        return messages::invalid_field_json(field, "must be a string (it cannot be cleared)", json::serialize(*value));
+    };
+    auto external_user_id = required_string("external_user_id");
+    if (!external_user_id) return external_user_id.error();
+    patch.external_user_id = std::move(*external_user_id);
+    for (const auto& [field, member] : {std::pair{"name", &user_patch::name}, std::pair{"email", &user_patch::email},
+                                        std::pair{"phone", &user_patch::phone}}) {
+        if (!body.contains(field)) continue;
+        auto value = optional_string(body, field, "must be a string or null");
+        if (!value) return value.error();
+        (patch.*member).emplace(std::move(*value));
+    }
+    auto language = required_string("language");
+    if (!language) return language.error();
+    patch.language = std::move(*language);
+    auto stage = required_string("onboarding_stage");
+    if (!stage) return stage.error();
+    if (*stage) {
+        patch.stage = onboarding_stage_from_string(**stage);
+        if (!patch.stage)
+            return messages::invalid_field("onboarding_stage", "must be one of 'intake_pending', 'plan_pending' or 'active'",
+                                           **stage);
+    }
+    return patch;
 }
 
 }  // namespace ozzie

@@ -2,7 +2,10 @@
 
 #include "service/lookup.hpp"
 #include "service/messages.hpp"
+#include "service/validation.hpp"
+#include "storage/encoding.hpp"
 
+#include <unordered_map>
 #include <unordered_set>
 
 namespace ozzie {
@@ -38,28 +41,36 @@ void commit_queue::enqueue(std::vector<T>& queue, T item) {
 
 void commit_queue::push(pending_create create) { enqueue(pending_, std::move(create)); }
 
+void commit_queue::push(pending_update update) { enqueue(pending_updates_, std::move(update)); }
+
 void commit_queue::push(pending_remove remove) { enqueue(pending_removes_, std::move(remove)); }
 
 void commit_queue::probe(std::function<void(result<void>)> done) { enqueue(pending_probes_, std::move(done)); }
 
 void commit_queue::run() {
     std::vector<pending_create> batch;
+    std::vector<pending_update> updates;
     std::vector<pending_remove> removes;
     std::vector<std::function<void(result<void>)>> probes;
-    const auto idle = [this] { return pending_.empty() && pending_removes_.empty() && pending_probes_.empty(); };
+    const auto idle = [this] {
+        return pending_.empty() && pending_updates_.empty() && pending_removes_.empty() && pending_probes_.empty();
+    };
     for (;;) {
         {
             std::unique_lock lock(mutex_);
             wake_.wait(lock, [&] { return stopping_ || !idle(); });
             if (idle()) return;  // stopping, and everything pushed has been answered
             batch.swap(pending_);
+            updates.swap(pending_updates_);
             removes.swap(pending_removes_);
             probes.swap(pending_probes_);
         }
         if (!batch.empty()) commit(batch);
+        if (!updates.empty()) update(updates);
         if (!removes.empty()) remove(removes);
         for (auto& done : probes) done(store_.probe_write());
         batch.clear();
+        updates.clear();
         removes.clear();
         probes.clear();
     }
@@ -96,6 +107,87 @@ void commit_queue::commit(std::vector<pending_create>& batch) {
         else
             done(messages::conflict(users[i].external_user_id));
     }
+}
+
+namespace {
+
+// `u` with `patch` applied; VALIDATION_ERROR if it moves the stage backwards.
+result<user> patched(user u, user_patch& patch) {
+    if (patch.stage) {
+        if (auto forward = check_stage_move(u.stage, *patch.stage); !forward) return forward.error();
+        u.stage = *patch.stage;
+    }
+    if (patch.external_user_id) u.external_user_id = std::move(*patch.external_user_id);
+    if (patch.name) u.name = std::move(*patch.name);
+    if (patch.email) u.email = std::move(*patch.email);
+    if (patch.phone) u.phone = std::move(*patch.phone);
+    if (patch.language) u.language = std::move(*patch.language);
+    return u;
+}
+
+}  // namespace
+
+void commit_queue::update(std::vector<pending_update>& batch) {
+    // Each update applies to its user as the updates before it in the batch left the store:
+    // `changes` holds one change per user (as stored, as it is to be), and `holders` every
+    // external id the batch took or gave up (index key to the id of the user now holding it,
+    // empty if none), so that a swap of external ids between users is checked correctly.
+    std::vector<user_store::change> changes;
+    std::unordered_map<std::string, std::size_t> change_of;  // user id to its index in changes
+    std::unordered_map<std::string, std::string> holders;
+    std::vector<result<user>> answers;
+    const auto current = [&](const pending_update& u) -> result<user> {
+        if (u.ref.by == user_ref::kind::external) {
+            const auto held = holders.find(encoding::external_key(u.client_id, u.ref.value));
+            if (held != holders.end()) {
+                if (held->second.empty()) return messages::external_user_not_found(u.ref.value);
+                return changes[change_of.at(held->second)].after;
+            }
+        }
+        auto found = find_user(store_, u.client_id, u.ref);
+        if (!found) return found;
+        if (const auto changed = change_of.find(found->id); changed != change_of.end())
+            return changes[changed->second].after;
+        return found;
+    };
+    // Whether `key` (in "external_ids") is free for `id`.
+    const auto is_free = [&](const std::string& key, const user& u) -> result<bool> {
+        if (const auto held = holders.find(key); held != holders.end()) return held->second.empty();
+        const auto ulid = store_.find_external(u.client_id, u.external_user_id);
+        if (!ulid && ulid.error().code != errc::not_found) return messages::internal();
+        return !ulid;
+    };
+    for (auto& u : batch) {
+        auto before = current(u);
+        if (!before) {
+            answers.emplace_back(before.error());
+            continue;
+        }
+        auto after = patched(*before, u.patch);
+        if (after && after->external_user_id != before->external_user_id) {
+            const auto key = encoding::external_key(after->client_id, after->external_user_id);
+            const auto free = is_free(key, *after);
+            if (!free) after = free.error();
+            else if (!*free) after = messages::conflict(after->external_user_id);
+            else {
+                holders[encoding::external_key(before->client_id, before->external_user_id)].clear();
+                holders[key] = after->id;
+            }
+        }
+        if (after) {
+            if (const auto [at, added] = change_of.try_emplace(after->id, changes.size()); added)
+                changes.push_back({std::move(*before), *after});
+            else
+                changes[at->second].after = *after;
+        }
+        answers.push_back(std::move(after));
+    }
+    std::erase_if(changes, [](const user_store::change& c) { return c.before == c.after; });
+    if (!changes.empty())
+        if (auto written = store_.update(changes); !written)
+            for (auto& a : answers)
+                if (a) a = failed_write(written.error());
+    for (std::size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(answers[i]));
 }
 
 void commit_queue::remove(std::vector<pending_remove>& batch) {

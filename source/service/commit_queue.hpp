@@ -1,4 +1,5 @@
-// The write path: every create goes through one writer thread that commits in groups.
+// The write path: every create, update and removal goes through one writer thread that commits
+// in groups.
 #pragma once
 
 #include "ops/atomic_histogram.hpp"
@@ -21,6 +22,13 @@ struct pending_create {
     user_service::create_handler done;
 };
 
+struct pending_update {
+    std::string client_id;
+    user_ref ref;
+    user_patch patch;  // already validated
+    user_service::update_handler done;
+};
+
 struct pending_remove {
     std::string client_id;
     user_ref ref;
@@ -30,9 +38,9 @@ struct pending_remove {
 // Group commit: the writer takes everything pending, gives each create an id, lets the store
 // keep the first of each (client, external id) and write the batch once (one WAL sync), then
 // answers every create: the user, CONFLICT, SERVICE_UNAVAILABLE if the write failed (a disk
-// fault), or INTERNAL_ERROR if the index could not be read. The removals waiting with them
-// follow in a write of their own (requests pending together were concurrent: any order is
-// one they could have had).
+// fault), or INTERNAL_ERROR if the index could not be read. The updates waiting with them
+// follow in a write of their own, then the removals (requests pending together were
+// concurrent: any order is one they could have had).
 // The batch is whatever is waiting; the writer never sleeps to fill it.
 class commit_queue {
 public:
@@ -43,6 +51,7 @@ public:
     commit_queue& operator=(const commit_queue&) = delete;
 
     void push(pending_create create);
+    void push(pending_update update);
     void push(pending_remove remove);
 
     // Runs the store's probe write (user_store::probe_write) on the writer thread after the
@@ -59,6 +68,7 @@ private:
     void enqueue(std::vector<T>& queue, T item);
     void run();
     void commit(std::vector<pending_create>& batch);
+    void update(std::vector<pending_update>& batch);
     void remove(std::vector<pending_remove>& batch);
 
     user_store& store_;
@@ -66,6 +76,7 @@ private:
     std::mutex mutex_;
     std::condition_variable wake_;
     std::vector<pending_create> pending_;
+    std::vector<pending_update> pending_updates_;
     std::vector<pending_remove> pending_removes_;
     std::vector<std::function<void(result<void>)>> pending_probes_;
     bool stopping_ = false;

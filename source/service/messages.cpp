@@ -36,11 +36,37 @@ error read_only_field(std::string_view field) {
             field_prefix(quote_for_message(field)) + "is set by Ozzie and cannot be provided."};
 }
 
-error unknown_field(std::string_view field) {
-    return {errc::validation_error,
-            field_prefix(quote_for_message(field)) +
-                "is not a recognized field. Allowed fields: external_user_id, name, email, phone, "
-                "language."};
+error unknown_field(std::string_view field, std::string_view allowed) {
+    return {errc::validation_error, field_prefix(quote_for_message(field)) +
+                                        "is not a recognized field. Allowed fields: " + std::string(allowed) + "."};
+}
+
+error stage_backwards(onboarding_stage current, onboarding_stage received) {
+    return {errc::validation_error, "Field 'onboarding_stage' only moves forward (intake_pending, plan_pending, "
+                                    "active); the user is at '" + std::string(to_string(current)) +
+                                        "'. Received: '" + std::string(to_string(received)) + "'."};
+}
+
+error invalid_parameter(std::string_view parameter, std::string_view requirement, std::string_view received) {
+    return {errc::validation_error, "Query parameter '" + quote_for_message(parameter) + "' " +
+                                        std::string(requirement) + ". Received: '" + quote_for_message(received) +
+                                        "'."};
+}
+
+error unknown_parameter(std::string_view parameter) {
+    return {errc::validation_error, "Query parameter '" + quote_for_message(parameter) +
+                                        "' is not recognized. Allowed parameters: limit, starting_after, "
+                                        "ending_before, onboarding_stage."};
+}
+
+error duplicate_parameter(std::string_view parameter) {
+    return {errc::validation_error, "Query parameter '" + quote_for_message(parameter) +
+                                        "' appears more than once. Send each parameter once."};
+}
+
+error both_cursors() {
+    return {errc::validation_error, "Query parameters 'starting_after' and 'ending_before' cannot be used "
+                                    "together. Send one of them, or neither for the newest users."};
 }
 
 error body_not_object() {
@@ -89,8 +115,8 @@ error unauthorized() {
 
 error no_route(std::string_view method, std::string_view path) {
     return {errc::not_found, "No route for " + quote_for_message(method) + " " +
-                                 quote_for_message(path) + ". See the Users API: POST /v1/users, "
-                                 "GET or DELETE /v1/users/{user_id}."};
+                                 quote_for_message(path) + ". See the Users API: GET or POST /v1/users, "
+                                 "GET, PATCH or DELETE /v1/users/{user_id}."};
 }
 
 error method_not_allowed(std::string_view method, std::string_view path, std::string_view allowed) {
@@ -103,6 +129,11 @@ error bad_user_id_encoding(std::string_view raw) {
     return {errc::validation_error,
             "Path parameter 'user_id' is not validly percent-encoded. Received: '" +
                 quote_for_message(raw) + "'."};
+}
+
+error bad_query_encoding(std::string_view raw) {
+    return {errc::validation_error,
+            "The query string is not validly percent-encoded. Received: '" + quote_for_message(raw) + "'."};
 }
 
 error payload_too_large(std::size_t limit) {

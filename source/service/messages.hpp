@@ -2,6 +2,7 @@
 #pragma once
 
 #include <ozzie/errors.hpp>
+#include <ozzie/user.hpp>
 
 #include <chrono>
 #include <string_view>
@@ -15,7 +16,14 @@ error invalid_field_json(std::string_view field, std::string_view requirement,
                          std::string_view received_json);
 error missing_field(std::string_view field);
 error read_only_field(std::string_view field);
-error unknown_field(std::string_view field);
+// `allowed`: the fields the request may hold, e.g. "external_user_id, name, email, phone, language".
+error unknown_field(std::string_view field, std::string_view allowed);
+error stage_backwards(onboarding_stage current, onboarding_stage received);
+// "Query parameter 'limit' must be ... Received: '0'."
+error invalid_parameter(std::string_view parameter, std::string_view requirement, std::string_view received);
+error unknown_parameter(std::string_view parameter);
+error duplicate_parameter(std::string_view parameter);
+error both_cursors();
 error body_not_object();
 error body_not_json(std::string_view reason);
 error field_not_json(std::string_view field, std::string_view reason);
@@ -27,6 +35,7 @@ error unauthorized();
 error no_route(std::string_view method, std::string_view path);
 error method_not_allowed(std::string_view method, std::string_view path, std::string_view allowed);
 error bad_user_id_encoding(std::string_view raw);
+error bad_query_encoding(std::string_view raw);
 error payload_too_large(std::size_t limit);
 error headers_too_large(std::size_t limit);
 error bad_request(std::string_view what);

@@ -3,10 +3,12 @@
 #include "service/commit_queue.hpp"
 #include "service/lookup.hpp"
 #include "service/messages.hpp"
+#include "service/ulid.hpp"
 #include "service/validation.hpp"
 #include "storage/user_store.hpp"
 
 #include <future>
+#include <tuple>
 
 namespace ozzie {
 namespace {
@@ -52,6 +54,37 @@ result<user> user_service::find_by_id(std::string_view client_id, std::string_vi
 result<user> user_service::find_by_external(std::string_view client_id,
                                             std::string_view external_user_id) const {
     return ozzie::find_by_external(impl_->store, client_id, external_user_id);
+}
+
+void user_service::async_update(std::string_view client_id, user_ref ref, user_patch patch,
+                                update_handler done) {
+    if (auto valid = validate(patch); !valid) return done(valid.error());
+    impl_->queue.push(pending_update{std::string(client_id), std::move(ref), std::move(patch), std::move(done)});
+}
+
+result<user> user_service::update(std::string_view client_id, user_ref ref, user_patch patch) {
+    return wait_for<result<user>>([&](auto done) {
+        async_update(client_id, std::move(ref), std::move(patch), std::move(done));
+    });
+}
+
+result<user_page> user_service::list(std::string_view client_id, const list_request& request) const {
+    if (request.limit < min_list_limit || request.limit > max_list_limit)
+        return messages::invalid_parameter("limit", "must be an integer from 1 to 100", std::to_string(request.limit));
+    if (request.starting_after && request.ending_before) return messages::both_cursors();
+    user_store::list_range range{.client_id = client_id, .stage = request.stage, .cursor = {}, .newer = false,
+                                 .limit = request.limit};
+    for (const auto& [name, cursor, newer] : {std::tuple{"starting_after", &request.starting_after, false},
+                                              std::tuple{"ending_before", &request.ending_before, true}}) {
+        if (!*cursor) continue;
+        const auto ulid = ulid_of_user_id(**cursor);
+        if (!ulid) return messages::invalid_parameter(name, "must be an Ozzie user id from an earlier page", **cursor);
+        range.cursor = *ulid;
+        range.newer = newer;
+    }
+    auto page = impl_->store.list(range);
+    if (!page) return messages::internal();
+    return page;
 }
 
 void user_service::async_remove(std::string_view client_id, user_ref ref, remove_handler done) {

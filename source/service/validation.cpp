@@ -40,8 +40,9 @@ bool is_supported_language(std::string_view s) noexcept {
     return s == "en" || s == "pt" || s == "es";
 }
 
-result<void> validate(const new_user& request) {
-    const std::string_view external_id = request.external_user_id;
+namespace {
+
+result<void> check_external_user_id(std::string_view external_id) {
     const auto external_chars = utf8_length(external_id);
     if (!external_chars)
         return messages::invalid_field("external_user_id", "must be valid UTF-8", external_id);
@@ -54,22 +55,56 @@ result<void> validate(const new_user& request) {
         }))
         return messages::invalid_field("external_user_id", "must not contain control characters",
                                        external_id);
+    return {};
+}
 
-    if (request.name) {
-        const auto name_chars = utf8_length(*request.name);
-        if (!name_chars)
-            return messages::invalid_field("name", "must be valid UTF-8", *request.name);
-        if (*name_chars > max_name_chars)
-            return messages::invalid_field("name", "must be at most 200 characters", *request.name);
-    }
-    if (request.email && !is_valid_email(*request.email))
-        return messages::invalid_field("email", "must be a valid email address", *request.email);
-    if (request.phone && !is_valid_e164(*request.phone))
-        return messages::invalid_field("phone", "must be in E.164 format, e.g. +15551234567",
-                                       *request.phone);
-    if (request.language && !is_supported_language(*request.language))
-        return messages::invalid_field("language", "must be one of 'en', 'pt' or 'es'",
-                                       *request.language);
+result<void> check_name(std::string_view name) {
+    const auto name_chars = utf8_length(name);
+    if (!name_chars) return messages::invalid_field("name", "must be valid UTF-8", name);
+    if (*name_chars > max_name_chars) return messages::invalid_field("name", "must be at most 200 characters", name);
+    return {};
+}
+
+result<void> check_email(std::string_view email) {
+    if (!is_valid_email(email)) return messages::invalid_field("email", "must be a valid email address", email);
+    return {};
+}
+
+result<void> check_phone(std::string_view phone) {
+    if (!is_valid_e164(phone))
+        return messages::invalid_field("phone", "must be in E.164 format, e.g. +15551234567", phone);
+    return {};
+}
+
+result<void> check_language(std::string_view language) {
+    if (!is_supported_language(language))
+        return messages::invalid_field("language", "must be one of 'en', 'pt' or 'es'", language);
+    return {};
+}
+
+}  // namespace
+
+result<void> validate(const new_user& request) {
+    auto valid = check_external_user_id(request.external_user_id);
+    if (valid && request.name) valid = check_name(*request.name);
+    if (valid && request.email) valid = check_email(*request.email);
+    if (valid && request.phone) valid = check_phone(*request.phone);
+    if (valid && request.language) valid = check_language(*request.language);
+    return valid;
+}
+
+result<void> validate(const user_patch& patch) {
+    result<void> valid;
+    if (patch.external_user_id) valid = check_external_user_id(*patch.external_user_id);
+    if (valid && patch.name && *patch.name) valid = check_name(**patch.name);
+    if (valid && patch.email && *patch.email) valid = check_email(**patch.email);
+    if (valid && patch.phone && *patch.phone) valid = check_phone(**patch.phone);
+    if (valid && patch.language) valid = check_language(*patch.language);
+    return valid;
+}
+
+result<void> check_stage_move(onboarding_stage from, onboarding_stage to) {
+    if (to < from) return messages::stage_backwards(from, to);
     return {};
 }
 

@@ -1,4 +1,4 @@
-// The field rules of POST /v1/users.
+// The field rules of POST /v1/users and PATCH /v1/users/{user_id}.
 #pragma once
 
 #include <ozzie/errors.hpp>
@@ -11,6 +11,8 @@ namespace ozzie {
 inline constexpr std::size_t max_external_user_id_chars = 100;
 inline constexpr std::size_t max_name_chars = 200;
 inline constexpr std::size_t max_email_bytes = 254;  // RFC 5321 path limit
+inline constexpr std::size_t min_list_limit = 1;
+inline constexpr std::size_t max_list_limit = 100;
 
 // One '@' with a non-empty local part, no whitespace or control characters, and a dotted
 // domain of non-empty labels.
@@ -23,5 +25,9 @@ bool is_supported_language(std::string_view s) noexcept;
 // Checks every rule, field by field in the order of the spec's table; the first failure is
 // returned as VALIDATION_ERROR naming the field and the value received.
 result<void> validate(const new_user& request);
+// The same rules for each field the patch sets (clearing a field breaks none).
+result<void> validate(const user_patch& patch);
+// onboarding_stage moves forward only (a step may be skipped; staying put is no move).
+result<void> check_stage_move(onboarding_stage from, onboarding_stage to);
 
 }  // namespace ozzie

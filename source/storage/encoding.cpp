@@ -127,4 +127,21 @@ std::string external_key(std::string_view client_id, std::string_view external_u
     return key;
 }
 
+char stage_scope(onboarding_stage stage) noexcept { return static_cast<char>('0' + static_cast<int>(stage)); }
+
+std::string list_prefix(std::string_view client_id, char scope) {
+    std::string key;
+    key.reserve(client_id.size() + 2 + ulid_chars);
+    key.append(client_id);
+    key += '\0';
+    key += scope;
+    return key;
+}
+
+std::string list_key(std::string_view client_id, char scope, std::string_view ulid) {
+    auto key = list_prefix(client_id, scope);
+    key.append(ulid);
+    return key;
+}
+
 }  // namespace ozzie::encoding

@@ -9,7 +9,13 @@
 //   where string = varint32 byte length + bytes, optional = byte 0 (absent) or byte 1 + string.
 // Column family "external_ids": key = client_id + '\0' + external_user_id (client ids never
 //   hold '\0', so the split is unambiguous); value = the user's ULID.
+// Column family "client_users" (since version 2), the list index: for each user two keys,
+//   client_id + '\0' + scope + ULID, with an empty value, where scope is '*' (all of the
+//   client's users) or the user's onboarding_stage as a digit ('0' intake_pending, '1'
+//   plan_pending, '2' active). A client's users, or those at one stage, are then one key range in
+//   ULID order, which a list reads with an iterator from its cursor.
 // Column family "meta": key "schema_version" = decimal text of schema_version below.
+//   Version 1 had no "client_users"; opening such a store migrates it (schema_migration.hpp).
 #pragma once
 
 #include <ozzie/user.hpp>
@@ -22,9 +28,10 @@ namespace ozzie::encoding {
 
 inline constexpr std::string_view users_cf = "users";
 inline constexpr std::string_view external_ids_cf = "external_ids";
+inline constexpr std::string_view client_users_cf = "client_users";
 inline constexpr std::string_view meta_cf = "meta";
 inline constexpr std::string_view schema_version_key = "schema_version";
-inline constexpr std::string_view schema_version = "1";
+inline constexpr int schema_version = 2;
 
 // The key of `u` in "users": its ULID.
 std::string_view user_key(const user& u) noexcept;
@@ -35,5 +42,13 @@ std::optional<user> decode_user(std::string_view key, std::string_view value);
 
 // The key in "external_ids".
 std::string external_key(std::string_view client_id, std::string_view external_user_id);
+
+// The scopes of "client_users".
+inline constexpr char all_users_scope = '*';
+char stage_scope(onboarding_stage stage) noexcept;
+// The keys of "client_users" in a scope start with this.
+std::string list_prefix(std::string_view client_id, char scope);
+// The key of the user with this ULID in that scope.
+std::string list_key(std::string_view client_id, char scope, std::string_view ulid);
 
 }  // namespace ozzie::encoding

@@ -3,16 +3,19 @@
 #include "ops/logging.hpp"
 #include "storage/encoding.hpp"
 #include "storage/recoverable_env.hpp"
+#include "storage/schema_migration.hpp"
 
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/file_system.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/snapshot.h>
 #include <rocksdb/statistics.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
 #include <atomic>
 #include <stdexcept>
 #include <system_error>
@@ -39,6 +42,21 @@ rocksdb::ColumnFamilyOptions column_family_options(const std::shared_ptr<rocksdb
     return options;
 }
 
+// Adds to `batch` the writes of `u`'s list index entries: for its client, and for its stage.
+rocksdb::Status put_list_entries(rocksdb::WriteBatch& batch, rocksdb::ColumnFamilyHandle* cf, const user& u) {
+    const auto ulid = encoding::user_key(u);
+    auto status = batch.Put(cf, encoding::list_key(u.client_id, encoding::all_users_scope, ulid), "");
+    if (status.ok()) status = batch.Put(cf, encoding::list_key(u.client_id, encoding::stage_scope(u.stage), ulid), "");
+    return status;
+}
+
+rocksdb::Status delete_list_entries(rocksdb::WriteBatch& batch, rocksdb::ColumnFamilyHandle* cf, const user& u) {
+    const auto ulid = encoding::user_key(u);
+    auto status = batch.Delete(cf, encoding::list_key(u.client_id, encoding::all_users_scope, ulid));
+    if (status.ok()) status = batch.Delete(cf, encoding::list_key(u.client_id, encoding::stage_scope(u.stage), ulid));
+    return status;
+}
+
 }  // namespace
 
 struct user_store::impl {
@@ -48,6 +66,7 @@ struct user_store::impl {
     rocksdb::ColumnFamilyHandle* default_cf = nullptr;
     rocksdb::ColumnFamilyHandle* users = nullptr;
     rocksdb::ColumnFamilyHandle* external_ids = nullptr;
+    rocksdb::ColumnFamilyHandle* client_users = nullptr;
     rocksdb::ColumnFamilyHandle* meta = nullptr;
     rocksdb::WriteOptions write_options;
     std::shared_ptr<rocksdb::Statistics> statistics;
@@ -72,7 +91,7 @@ struct user_store::impl {
     }
 
     ~impl() {
-        for (auto* handle : {default_cf, users, external_ids, meta})
+        for (auto* handle : {default_cf, users, external_ids, client_users, meta})
             if (handle) db->DestroyColumnFamilyHandle(handle);
         if (db) {
             if (auto status = db->Close(); !status.ok()) storage_failure("close", status);
@@ -104,6 +123,7 @@ user_store::user_store(const store_options& options, std::shared_ptr<rocksdb::Fi
         {rocksdb::kDefaultColumnFamilyName, cf_options},
         {std::string(encoding::users_cf), cf_options},
         {std::string(encoding::external_ids_cf), cf_options},
+        {std::string(encoding::client_users_cf), cf_options},
         {std::string(encoding::meta_cf), cf_options},
     };
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
@@ -115,23 +135,10 @@ user_store::user_store(const store_options& options, std::shared_ptr<rocksdb::Fi
     impl_->default_cf = handles[0];
     impl_->users = handles[1];
     impl_->external_ids = handles[2];
-    impl_->meta = handles[3];
+    impl_->client_users = handles[3];
+    impl_->meta = handles[4];
     impl_->write_options.sync = options.sync;
-
-    std::string version;
-    auto read = impl_->db->Get({}, impl_->meta, slice(encoding::schema_version_key), &version);
-    if (read.IsNotFound()) {
-        rocksdb::WriteOptions durable;
-        durable.sync = true;
-        read = impl_->db->Put(durable, impl_->meta, slice(encoding::schema_version_key),
-                              slice(encoding::schema_version));
-        version = encoding::schema_version;
-    }
-    if (!read.ok()) throw std::runtime_error("cannot read the schema version: " + read.ToString());
-    if (version != encoding::schema_version)
-        throw std::runtime_error("the database in " + options.data_dir.string() +
-                                 " has schema version " + version + "; this build reads version " +
-                                 std::string(encoding::schema_version));
+    ensure_schema(*impl_->db, {impl_->users, impl_->client_users, impl_->meta}, options.data_dir.string());
 }
 
 user_store::~user_store() = default;
@@ -173,6 +180,7 @@ result<std::vector<bool>> user_store::insert(std::span<const user> users) {
             return storage_failure("batch user", s);
         if (auto s = batch.Put(impl_->external_ids, index_key, slice(key)); !s.ok())
             return storage_failure("batch external id", s);
+        if (auto s = put_list_entries(batch, impl_->client_users, u); !s.ok()) return storage_failure("batch list", s);
         taken_in_batch.insert(std::move(index_key));
         stored[i] = true;
     }
@@ -189,8 +197,80 @@ result<void> user_store::remove(std::span<const user> users) {
         const auto index_key = encoding::external_key(u.client_id, u.external_user_id);
         if (auto s = batch.Delete(impl_->external_ids, index_key); !s.ok())
             return storage_failure("batch delete external id", s);
+        if (auto s = delete_list_entries(batch, impl_->client_users, u); !s.ok())
+            return storage_failure("batch delete list", s);
     }
     return impl_->write(impl_->write_options, batch);
+}
+
+result<void> user_store::update(std::span<const change> changes) {
+    // Every index entry a change gives up is deleted before any is written: when the changes
+    // swap external ids between users, a delete must not undo another change's write.
+    rocksdb::WriteBatch batch;
+    for (const auto& [before, after] : changes) {
+        const auto key = encoding::user_key(before);
+        auto s = rocksdb::Status::OK();
+        if (before.external_user_id != after.external_user_id)
+            s = batch.Delete(impl_->external_ids, encoding::external_key(before.client_id, before.external_user_id));
+        if (s.ok() && before.stage != after.stage)
+            s = batch.Delete(impl_->client_users,
+                             encoding::list_key(before.client_id, encoding::stage_scope(before.stage), key));
+        if (!s.ok()) return storage_failure("batch update", s);
+    }
+    for (const auto& [before, after] : changes) {
+        const auto key = encoding::user_key(after);
+        auto s = batch.Put(impl_->users, slice(key), encoding::user_value(after));
+        if (s.ok() && before.external_user_id != after.external_user_id)
+            s = batch.Put(impl_->external_ids, encoding::external_key(after.client_id, after.external_user_id), slice(key));
+        if (s.ok() && before.stage != after.stage)
+            s = batch.Put(impl_->client_users,
+                          encoding::list_key(after.client_id, encoding::stage_scope(after.stage), key), "");
+        if (!s.ok()) return storage_failure("batch update", s);
+    }
+    return impl_->write(impl_->write_options, batch);
+}
+
+result<user_page> user_store::list(const list_range& range) const {
+    const char scope = range.stage ? encoding::stage_scope(*range.stage) : encoding::all_users_scope;
+    const auto prefix = encoding::list_prefix(range.client_id, scope);
+    auto end = prefix;
+    ++end.back();  // the scope byte: every key of the range sorts below this
+    rocksdb::ManagedSnapshot snapshot(impl_->db);
+    rocksdb::ReadOptions read;
+    read.snapshot = snapshot.snapshot();
+    const rocksdb::Slice lower(prefix), upper(end);
+    read.iterate_lower_bound = &lower;
+    read.iterate_upper_bound = &upper;
+    const std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(read, impl_->client_users));
+    const auto cursor = prefix + std::string(range.cursor);
+    // Newest first is descending key order; the users newer than a cursor are read ascending
+    // from it, and reversed at the end.
+    if (range.newer) {
+        it->Seek(cursor);
+        if (it->Valid() && it->key() == rocksdb::Slice(cursor)) it->Next();
+    } else if (range.cursor.empty()) {
+        it->SeekToLast();
+    } else {
+        it->SeekForPrev(cursor);
+        if (it->Valid() && it->key() == rocksdb::Slice(cursor)) it->Prev();
+    }
+    user_page page;
+    for (; it->Valid(); range.newer ? it->Next() : it->Prev()) {
+        if (page.users.size() == range.limit) {
+            page.has_more = true;
+            break;
+        }
+        const auto ulid = it->key().ToStringView().substr(prefix.size());
+        rocksdb::PinnableSlice value;
+        const auto status = impl_->db->Get(read, impl_->users, slice(ulid), &value);
+        if (!status.ok()) return storage_failure("get listed user", status);
+        auto decoded = encoding::decode_user(ulid, value.ToStringView());
+        if (!decoded) return storage_failure("decode user", rocksdb::Status::Corruption(ulid));
+        page.users.push_back(std::move(*decoded));
+    }
+    if (!it->status().ok()) return storage_failure("list users", it->status());
+    if (range.newer) std::reverse(page.users.begin(), page.users.end());
+    return page;
 }
 
 user_store::figures user_store::stats() const {
@@ -198,7 +278,7 @@ user_store::figures user_store::stats() const {
     f.block_cache_hits = impl_->statistics->getTickerCount(rocksdb::BLOCK_CACHE_HIT);
     f.block_cache_misses = impl_->statistics->getTickerCount(rocksdb::BLOCK_CACHE_MISS);
     f.writable = impl_->writable.load(std::memory_order_relaxed);
-    for (auto* cf : {impl_->users, impl_->external_ids, impl_->meta}) {
+    for (auto* cf : {impl_->users, impl_->external_ids, impl_->client_users, impl_->meta}) {
         std::uint64_t value = 0;
         if (impl_->db->GetIntProperty(cf, rocksdb::DB::Properties::kEstimateLiveDataSize, &value))
             f.live_data_bytes += value;
@@ -222,7 +302,7 @@ result<void> user_store::compact() {
     rocksdb::CompactRangeOptions everything;
     // Rewrite files already in the last level too: that is where the old values lie.
     everything.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
-    for (auto* cf : {impl_->users, impl_->external_ids, impl_->meta}) {
+    for (auto* cf : {impl_->users, impl_->external_ids, impl_->client_users, impl_->meta}) {
         if (auto status = impl_->db->Flush(wait, cf); !status.ok()) return storage_failure("flush", status);
         if (auto status = impl_->db->CompactRange(everything, cf, nullptr, nullptr); !status.ok())
             return storage_failure("compact", status);

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -49,9 +50,32 @@ public:
     // WAL). Call from one thread at a time (the commit queue's writer).
     result<std::vector<bool>> insert(std::span<const user> users);
 
+    // A stored user as it is (`before`) and as it is to be (`after`: the same id and client).
+    struct change {
+        user before;
+        user after;
+    };
+    // Writes each change's record and moves its index entries (external id, list stage) in one
+    // atomic write, durable by the sync option before this returns. Checks nothing: the caller
+    // has made sure that every new external id is free. Errors as for insert. Call from the
+    // thread that calls insert.
+    result<void> update(std::span<const change> changes);
+
     // Deletes these users' records and index entries in one atomic write, durable by the sync
     // option before this returns. Errors as for insert. Call from the thread that calls insert.
     result<void> remove(std::span<const user> users);
+
+    // Which of a client's users to list.
+    struct list_range {
+        std::string_view client_id;
+        std::optional<onboarding_stage> stage;  // only the users at this stage
+        std::string_view cursor;  // a ULID (need not be a user's), or empty: from the newest
+        bool newer = false;       // the `limit` users just newer than the cursor, not older
+        std::size_t limit = 10;
+    };
+    // That page, newest first, read from one snapshot of the store, in time proportional to
+    // the limit. Error: internal. Thread-safe.
+    result<user_page> list(const list_range& range) const;
 
     struct figures {
         std::uint64_t block_cache_hits = 0;
