@@ -204,7 +204,9 @@ awaitable<> serve(Stream& stream, session_registry::entry& entry, const request_
         now = clock::now();
         const auto latency = now - started;
         const auto status = static_cast<unsigned>(res.status);
-        if (metrics) metrics->observe(outcome.which, status, std::chrono::duration<double>(latency).count());
+        if (metrics)
+            metrics->observe(outcome.which, header_done ? req.method : http::verb::unknown, status,
+                             std::chrono::duration<double>(latency).count());
         log_access({.request_id = id,
                     .client_id = outcome.client_id,
                     .method = header_done ? std::string_view(req.method_string) : std::string_view(),

@@ -14,6 +14,15 @@ namespace {
 namespace prom = prometheus;
 
 constexpr route all_routes[] = {route::none, route::users, route::user};
+// The methods counted apart, by their index in http_metrics::shard; the last is any other.
+constexpr http::verb counted_methods[] = {http::verb::get, http::verb::head, http::verb::post, http::verb::patch,
+                                          http::verb::delete_, http::verb::unknown};
+
+std::size_t method_index(http::verb method) noexcept {
+    for (std::size_t i = 0; i + 1 < std::size(counted_methods); ++i)
+        if (counted_methods[i] == method) return i;
+    return std::size(counted_methods) - 1;
+}
 
 prom::MetricFamily family(const char* name, const char* help, prom::MetricType type) {
     return {.name = name, .help = help, .type = type, .metric = {}};
@@ -54,7 +63,11 @@ void add(histogram_snapshot& total, const histogram_snapshot& other) {
     total.sum += other.sum;
 }
 
-prom::ClientMetric::Label route_label(route r) { return {"route", std::string(route_template(r))}; }
+std::vector<prom::ClientMetric::Label> labels(route r, std::size_t method) {
+    const auto verb = counted_methods[method];
+    return {{"route", std::string(route_template(r))},
+            {"method", verb == http::verb::unknown ? "other" : std::string(http::to_string(verb))}};
+}
 
 }  // namespace
 
@@ -62,8 +75,8 @@ http_metrics::http_metrics(std::size_t threads) {
     for (std::size_t i = 0; i < threads; ++i) shards_.push_back(std::make_unique<shard>());
 }
 
-void http_metrics::shard::observe(route r, unsigned status, double seconds) noexcept {
-    auto& figures = routes_[static_cast<std::size_t>(r)];
+void http_metrics::shard::observe(route r, http::verb method, unsigned status, double seconds) noexcept {
+    auto& figures = routes_[static_cast<std::size_t>(r)][method_index(method)];
     add<std::uint64_t>(figures.by_status[status < statuses ? status : 0], 1);
     figures.latency.observe(seconds);
 }
@@ -71,27 +84,32 @@ void http_metrics::shard::observe(route r, unsigned status, double seconds) noex
 std::string http_metrics::prometheus_text(const service_stats& service) const {
     std::vector<prom::MetricFamily> families;
 
-    auto requests = family("ozzie_http_requests_total", "Requests answered, by route template and status.",
+    auto requests = family("ozzie_http_requests_total", "Requests answered, by route template, method and status.",
                            prom::MetricType::Counter);
+    auto durations = family("ozzie_http_request_duration_seconds",
+                            "Time from a request's first byte to its answer being written, by route template and method.",
+                            prom::MetricType::Histogram);
     for (const auto r : all_routes)
-        for (std::size_t status = 0; status < shard::statuses; ++status) {
-            std::uint64_t n = 0;
-            for (const auto& s : shards_)
-                n += s->routes_[static_cast<std::size_t>(r)].by_status[status].load(std::memory_order_relaxed);
-            if (n)
-                requests.metric.push_back(
-                    counter(static_cast<double>(n), {route_label(r), {"status", std::to_string(status)}}));
+        for (std::size_t m = 0; m < shard::methods; ++m) {
+            const auto figures = [&](const auto& s) -> const shard::route_figures& {
+                return s->routes_[static_cast<std::size_t>(r)][m];
+            };
+            for (std::size_t status = 0; status < shard::statuses; ++status) {
+                std::uint64_t n = 0;
+                for (const auto& s : shards_) n += figures(s).by_status[status].load(std::memory_order_relaxed);
+                if (n) {
+                    auto l = labels(r, m);
+                    l.push_back({"status", std::to_string(status)});
+                    requests.metric.push_back(counter(static_cast<double>(n), std::move(l)));
+                }
+            }
+            // The operations of the API always have their histogram; other pairs once they occur.
+            histogram_snapshot latency;
+            for (const auto& s : shards_) add(latency, figures(s).latency.snapshot());
+            if (method_allowed(r, counted_methods[m]) || latency.cumulative.back() > 0)
+                durations.metric.push_back(histogram(latency, labels(r, m)));
         }
     families.push_back(std::move(requests));
-
-    auto durations = family("ozzie_http_request_duration_seconds",
-                            "Time from a request's first byte to its answer being written, by route template.",
-                            prom::MetricType::Histogram);
-    for (const auto r : all_routes) {
-        histogram_snapshot latency;
-        for (const auto& s : shards_) add(latency, s->routes_[static_cast<std::size_t>(r)].latency.snapshot());
-        durations.metric.push_back(histogram(latency, {route_label(r)}));
-    }
     families.push_back(std::move(durations));
 
     std::int64_t open = 0;

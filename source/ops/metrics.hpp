@@ -14,7 +14,7 @@
 
 namespace ozzie {
 
-// Requests by route and status, latency per route, open connections. Each network thread
+// Requests by route, method and status, latency per route and method, open connections. Each network thread
 // counts in a shard of its own, with plain increments of atomics no other thread writes (no
 // locked instruction, no cache line shared between cores); a scrape sums the shards into
 // prometheus-cpp's metric families and serializer. (prometheus-cpp's own Counter and Histogram
@@ -24,13 +24,15 @@ public:
     class shard {
     public:
         // From the shard's own thread only.
-        void observe(route r, unsigned status, double seconds) noexcept;
+        // `method` is http::verb::unknown if the request's head was not read.
+        void observe(route r, http::verb method, unsigned status, double seconds) noexcept;
         void connection_opened() noexcept { add<std::int64_t>(open_connections_, 1); }
         void connection_closed() noexcept { add<std::int64_t>(open_connections_, -1); }
 
     private:
         friend class http_metrics;
         static constexpr std::size_t routes = 3;      // route::none, users, user
+        static constexpr std::size_t methods = 6;     // GET, HEAD, POST, PATCH, DELETE, any other
         static constexpr std::size_t statuses = 600;  // indexed by status code
 
         template <class T>
@@ -42,7 +44,7 @@ public:
             std::array<std::atomic<std::uint64_t>, statuses> by_status{};
             atomic_histogram latency{duration_bounds()};
         };
-        std::array<route_figures, routes> routes_;
+        std::array<std::array<route_figures, methods>, routes> routes_;
         std::atomic<std::int64_t> open_connections_{0};
     };
 

@@ -76,14 +76,19 @@ ozzie::testing::command_result promtool_check(const std::string& text) {
                                        scratch.path());
 }
 
-// ozzie_http_requests_total by route and status.
+// A label's value, or "?".
+std::string label(const auto& sample, const std::string& name) {
+    const auto found = sample.labels.find(name);
+    return found == sample.labels.end() ? "?" : found->second;
+}
+
+// ozzie_http_requests_total by "route method" and status.
 std::map<std::string, std::map<std::string, double>> requests_by_route(const prom_text& m) {
     std::map<std::string, std::map<std::string, double>> out;
     for (const auto& s : m.samples("ozzie_http_requests_total")) {
-        BOOST_TEST((s.labels.size() == 2 && s.labels.count("route") && s.labels.count("status")),
+        BOOST_TEST((s.labels.size() == 3 && s.labels.count("route") && s.labels.count("method") && s.labels.count("status")),
                    "labels of ozzie_http_requests_total at line " << s.line);
-        out[s.labels.count("route") ? s.labels.at("route") : "?"][s.labels.count("status") ? s.labels.at("status") : "?"] +=
-            s.value;
+        out[label(s, "route") + " " + label(s, "method")][label(s, "status")] += s.value;
     }
     return out;
 }
@@ -200,7 +205,7 @@ BOOST_FIXTURE_TEST_CASE(healthz_and_readyz_answer_on_the_admin_port, ops_server)
     }
 }
 
-BOOST_FIXTURE_TEST_CASE(metrics_count_the_traffic_by_route_and_status, ops_server,
+BOOST_FIXTURE_TEST_CASE(metrics_count_the_traffic_by_route_method_and_status, ops_server,
                         *boost::unit_test::timeout(120)) {
     // Before any traffic: well-formed, every family there, nothing counted yet.
     {
@@ -219,32 +224,40 @@ BOOST_FIXTURE_TEST_CASE(metrics_count_the_traffic_by_route_and_status, ops_serve
         BOOST_TEST(res.result_int() == status, route << ": " << res.body());
         expected[route][std::to_string(res.result_int())] += 1;
     };
-    const std::string users = "/v1/users", user = "/v1/users/{user_id}", unmatched = "unmatched";
+    const std::string create = "/v1/users POST", list = "/v1/users GET", head_list = "/v1/users HEAD",
+                      get = "/v1/users/{user_id} GET", update = "/v1/users/{user_id} PATCH",
+                      remove = "/v1/users/{user_id} DELETE", other_on_user = "/v1/users/{user_id} other",
+                      other_on_users = "/v1/users DELETE", unmatched = "unmatched GET";
     std::string first_id;
     {
         http_client a(port);
         const auto h = auth_headers(alice);
         const auto c1 = a.request(http::verb::post, "/v1/users", h, create_body("m-1"));
-        expect(users, c1, 201);
+        expect(create, c1, 201);
         first_id = id_of(c1);
-        expect(users, a.request(http::verb::post, "/v1/users", h, create_body("m-2")), 201);
-        expect(users, a.request(http::verb::post, "/v1/users", h, create_body("m-3")), 201);
-        expect(users, a.request(http::verb::post, "/v1/users", h, create_body("m-1")), 409);
-        expect(users, a.request(http::verb::post, "/v1/users", h, R"({"external_user_id":"m-4","email":"nope"})"), 400);
-        expect(user, a.request(http::verb::get, "/v1/users/" + first_id, h), 200);
-        expect(user, a.request(http::verb::get, "/v1/users/external:m-2", h), 200);
-        expect(user, a.request(http::verb::get, "/v1/users/external:nobody", h), 404);
-        expect(users, a.request(http::verb::get, "/v1/users", h), 405);
-        expect(user, a.request(http::verb::patch, "/v1/users/" + first_id, h), 405);
-        expect(user, a.request(http::verb::delete_, "/v1/users/external:m-3", h), 204);
+        expect(create, a.request(http::verb::post, "/v1/users", h, create_body("m-2")), 201);
+        expect(create, a.request(http::verb::post, "/v1/users", h, create_body("m-3")), 201);
+        expect(create, a.request(http::verb::post, "/v1/users", h, create_body("m-1")), 409);
+        expect(create, a.request(http::verb::post, "/v1/users", h, R"({"external_user_id":"m-4","email":"nope"})"), 400);
+        expect(get, a.request(http::verb::get, "/v1/users/" + first_id, h), 200);
+        expect(get, a.request(http::verb::get, "/v1/users/external:m-2", h), 200);
+        expect(get, a.request(http::verb::get, "/v1/users/external:nobody", h), 404);
+        expect(list, a.request(http::verb::get, "/v1/users?limit=2", h), 200);
+        expect(list, a.request(http::verb::get, "/v1/users?limit=0", h), 400);
+        expect(head_list, a.request(http::verb::head, "/v1/users", h), 200);
+        expect(update, a.request(http::verb::patch, "/v1/users/" + first_id, h, R"({"name":"Ana"})"), 200);
+        expect(update, a.request(http::verb::patch, "/v1/users/external:m-2", h, R"({"external_user_id":"m-1"})"), 409);
+        expect(other_on_users, a.request(http::verb::delete_, "/v1/users", h), 405);
+        expect(other_on_user, a.request(http::verb::put, "/v1/users/" + first_id, h), 405);
+        expect(remove, a.request(http::verb::delete_, "/v1/users/external:m-3", h), 204);
         expect(unmatched, a.request(http::verb::get, "/nope", h), 404);
         expect(unmatched, a.request(http::verb::get, "/metrics", h), 404);
     }
     {
         http_client b(port);
-        expect(user, b.request(http::verb::get, "/v1/users/" + first_id, auth_headers(bob)), 403);
-        expect(user, b.request(http::verb::get, "/v1/users/external:m-1"), 401);
-        expect(users, b.request(http::verb::post, "/v1/users", {{"Content-Type", "application/json"}}, create_body("m-9")), 401);
+        expect(get, b.request(http::verb::get, "/v1/users/" + first_id, auth_headers(bob)), 403);
+        expect(get, b.request(http::verb::get, "/v1/users/external:m-1"), 401);
+        expect(create, b.request(http::verb::post, "/v1/users", {{"Content-Type", "application/json"}}, create_body("m-9")), 401);
     }
     double sent = 0;
     for (const auto& [r, statuses] : expected)
@@ -261,11 +274,13 @@ BOOST_FIXTURE_TEST_CASE(metrics_count_the_traffic_by_route_and_status, ops_serve
     const auto counted = requests_by_route(*m);
     BOOST_TEST((counted == expected), "counted:\n" << describe(counted) << "expected:\n" << describe(expected));
 
-    // The latency histogram per route: one observation per request.
-    for (const auto& [route, statuses] : expected) {
+    // The latency histogram per route and method: one observation per request.
+    for (const auto& [route_method, statuses] : expected) {
         double n = 0;
         for (const auto& [s, k] : statuses) n += k;
-        check_histogram(*m, "ozzie_http_request_duration_seconds", {{"route", route}}, n);
+        const auto space = route_method.find(' ');
+        check_histogram(*m, "ozzie_http_request_duration_seconds",
+                        {{"route", route_method.substr(0, space)}, {"method", route_method.substr(space + 1)}}, n);
     }
     BOOST_TEST(m->family("ozzie_http_request_duration_seconds")->help.has_value());
 

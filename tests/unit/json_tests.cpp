@@ -395,3 +395,92 @@ BOOST_AUTO_TEST_CASE(wrong_type_message_shows_the_received_json) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(parse_user_patch_suite)
+
+BOOST_AUTO_TEST_CASE(every_field_is_read_and_null_clears_the_clearable_ones) {
+    auto r = ozzie::parse_user_patch(
+        R"({"external_user_id":"usr_2","name":null,"email":"a@b.co","phone":null,"language":"es","onboarding_stage":"plan_pending"})");
+    BOOST_TEST_REQUIRE(outcome(r) == "ok", message(r));
+    BOOST_TEST(*r->external_user_id == "usr_2");
+    BOOST_TEST_REQUIRE(r->name.has_value());
+    BOOST_TEST(!r->name->has_value());
+    BOOST_TEST(**r->email == "a@b.co");
+    BOOST_TEST_REQUIRE(r->phone.has_value());
+    BOOST_TEST(!r->phone->has_value());
+    BOOST_TEST(*r->language == "es");
+    BOOST_TEST((*r->stage == ozzie::onboarding_stage::plan_pending));
+}
+
+BOOST_AUTO_TEST_CASE(an_empty_object_changes_nothing) {
+    const auto r = ozzie::parse_user_patch("{}");
+    BOOST_TEST_REQUIRE(outcome(r) == "ok");
+    BOOST_TEST((!r->external_user_id && !r->name && !r->email && !r->phone && !r->language && !r->stage));
+}
+
+BOOST_AUTO_TEST_CASE(null_is_refused_where_a_field_cannot_be_cleared) {
+    for (const std::string field : {"external_user_id", "language", "onboarding_stage"}) {
+        const auto r = ozzie::parse_user_patch("{\"" + field + "\":null}");
+        BOOST_TEST(outcome(r) == "VALIDATION_ERROR", field);
+        BOOST_TEST(contains(message(r), "Field '" + field + "'"), message(r));
+        BOOST_TEST(contains(message(r), "Received: null"), message(r));
+    }
+}
+
+BOOST_AUTO_TEST_CASE(read_only_unknown_duplicate_and_mistyped_fields_are_named) {
+    const std::pair<std::string, std::string> cases[] = {
+        {"'id'", R"({"id":"ozz_usr_01ARZ3NDEKTSV4RRFFQ69G5FAV"})"},
+        {"'created_at'", R"({"name":"a","created_at":"2025-01-01T00:00:00Z"})"},
+        {"'object'", R"({"object":"user"})"},
+        {"'nickname'", R"({"nickname":"x"})"},
+        {"'name'", R"({"name":"a","name":"b"})"},
+        {"'name'", R"({"name":42})"},
+        {"'onboarding_stage'", R"({"onboarding_stage":"done"})"},
+        {"'onboarding_stage'", R"({"onboarding_stage":2})"},
+        {"'external_user_id'", R"({"external_user_id":["x"]})"},
+    };
+    for (const auto& [named, body] : cases) {
+        const auto r = ozzie::parse_user_patch(body);
+        BOOST_TEST(outcome(r) == "VALIDATION_ERROR", body);
+        BOOST_TEST(contains(message(r), named), body << " -> " << message(r));
+    }
+    // The unknown-field message lists what a PATCH may hold, onboarding_stage included.
+    BOOST_TEST(contains(message(ozzie::parse_user_patch(R"({"x":1})")), "onboarding_stage."));
+    BOOST_TEST(outcome(ozzie::parse_user_patch("[]")) == "VALIDATION_ERROR");
+    BOOST_TEST(outcome(ozzie::parse_user_patch("{")) == "VALIDATION_ERROR");
+    BOOST_TEST(outcome(ozzie::parse_user_patch("")) == "VALIDATION_ERROR");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(list_rendering)
+
+BOOST_AUTO_TEST_CASE(a_list_holds_the_user_objects_of_single_answers) {
+    ozzie::user_page page;
+    for (int i = 0; i < 2; ++i) {
+        ozzie::user u;
+        u.id = "ozz_usr_01ARZ3NDEKTSV4RRFFQ69G5FA" + std::to_string(i);
+        u.client_id = "c";
+        u.external_user_id = "usr_\"" + std::to_string(i);
+        u.language = "en";
+        page.users.push_back(u);
+    }
+    page.has_more = true;
+    std::string out;
+    ozzie::append_list_body(out, page);
+    const auto list = boost::json::parse(out).as_object();
+    BOOST_TEST(list.size() == 3u);
+    BOOST_TEST(list.at("object").as_string() == "list");
+    BOOST_TEST(list.at("has_more").as_bool());
+    BOOST_TEST_REQUIRE(list.at("data").as_array().size() == 2u);
+    for (std::size_t i = 0; i < 2; ++i) {
+        std::string single;
+        ozzie::append_user_body(single, page.users[i]);
+        BOOST_TEST(list.at("data").as_array()[i] == boost::json::parse(single).at("data"));
+    }
+    out.clear();
+    ozzie::append_list_body(out, {});
+    BOOST_TEST(out == R"({"object":"list","data":[],"has_more":false})");
+}
+
+BOOST_AUTO_TEST_SUITE_END()

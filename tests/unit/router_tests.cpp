@@ -89,23 +89,24 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(allowed_methods_suite)
 
-BOOST_AUTO_TEST_CASE(users_collection_takes_post) {
-    BOOST_TEST(ozzie::allowed_methods(ozzie::route::users) == "POST");
+BOOST_AUTO_TEST_CASE(users_collection_takes_get_head_and_post) {
+    BOOST_TEST(ozzie::allowed_methods(ozzie::route::users) == "GET, HEAD, POST");
     BOOST_TEST(ozzie::method_allowed(ozzie::route::users, http::verb::post));
-    BOOST_TEST(!ozzie::method_allowed(ozzie::route::users, http::verb::get));
-    BOOST_TEST(!ozzie::method_allowed(ozzie::route::users, http::verb::head));
+    BOOST_TEST(ozzie::method_allowed(ozzie::route::users, http::verb::get));
+    BOOST_TEST(ozzie::method_allowed(ozzie::route::users, http::verb::head));
     BOOST_TEST(!ozzie::method_allowed(ozzie::route::users, http::verb::put));
+    BOOST_TEST(!ozzie::method_allowed(ozzie::route::users, http::verb::patch));
     BOOST_TEST(!ozzie::method_allowed(ozzie::route::users, http::verb::delete_));
 }
 
-BOOST_AUTO_TEST_CASE(single_user_takes_get_head_and_delete) {
-    BOOST_TEST(ozzie::allowed_methods(ozzie::route::user) == "GET, HEAD, DELETE");
+BOOST_AUTO_TEST_CASE(single_user_takes_get_head_patch_and_delete) {
+    BOOST_TEST(ozzie::allowed_methods(ozzie::route::user) == "GET, HEAD, PATCH, DELETE");
     BOOST_TEST(ozzie::method_allowed(ozzie::route::user, http::verb::get));
     BOOST_TEST(ozzie::method_allowed(ozzie::route::user, http::verb::head));
+    BOOST_TEST(ozzie::method_allowed(ozzie::route::user, http::verb::patch));
     BOOST_TEST(ozzie::method_allowed(ozzie::route::user, http::verb::delete_));
     BOOST_TEST(!ozzie::method_allowed(ozzie::route::user, http::verb::post));
     BOOST_TEST(!ozzie::method_allowed(ozzie::route::user, http::verb::put));
-    BOOST_TEST(!ozzie::method_allowed(ozzie::route::user, http::verb::patch));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
