@@ -113,8 +113,8 @@ BOOST_AUTO_TEST_CASE(conforming_responses_pass) {
         violations("POST", "/v1/users",
                    response(401, error_body("UNAUTHORIZED"), {{"WWW-Authenticate", "Bearer"}}))
             .empty());
-    BOOST_TEST(violations("PATCH", "/v1/users/x",
-                          response(405, error_body("METHOD_NOT_ALLOWED"), {{"Allow", "GET, HEAD, DELETE"}}))
+    BOOST_TEST(violations("PUT", "/v1/users/x",
+                          response(405, error_body("METHOD_NOT_ALLOWED"), {{"Allow", "GET, HEAD, PATCH, DELETE"}}))
                    .empty());
     BOOST_TEST(violations("DELETE", "/v1/users/x", response(204, nullptr, {}, "")).empty());
     BOOST_TEST(violations("POST", "/v1/users",
@@ -428,7 +428,7 @@ BOOST_AUTO_TEST_CASE(every_error_code_is_documented_with_its_status) {
                                                {{"WWW-Authenticate", "Bearer"},
                                                 {"Retry-After", "1"},
                                                 {"Connection", "close"},
-                                                {"Allow", "POST"}});
+                                                {"Allow", "GET, HEAD, POST"}});
             bool answered_somewhere = false;
             for (const auto& [method, target] :
                  std::vector<std::pair<std::string, std::string>>{{"POST", "/v1/users"},
