@@ -58,7 +58,7 @@ po::options_description command_line_options() {
         ("clients", po::value<std::string>(), "the clients file, lines of client_id:<sha256 hex of secret>; required")
         ("threads", po::value<unsigned>()->default_value(0), "network threads; 0 means one per core")
         ("sync", po::value<bool>()->default_value(true),
-         "true: fsync the WAL before acknowledging a create; false: write it only (survives a "
+         "true: fsync the WAL before acknowledging a create, change or delete; false: write it only (survives a "
          "process crash, not a power loss)")
         ("body-limit", po::value<std::size_t>()->default_value(defaults.body_limit), "largest request body in bytes; larger gets 413")
         ("header-limit", po::value<std::size_t>()->default_value(defaults.header_limit), "largest request line and headers in bytes; larger gets 431")

@@ -26,6 +26,9 @@ int main(int argc, char* argv[]) {
         sigaddset(&signals, SIGHUP);
         pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+        // Logging starts before the store opens, so that an upgrade's migration is logged; the
+        // server checks the level (and refuses a wrong one) when it starts.
+        if (const auto level = ozzie::parse_log_level(options.server.log_level)) ozzie::start_logging(*level);
         ozzie::user_service service(options.store);
         ozzie::server server(service, options.server);
         server.start();  // logs the "listening" event with the bound ports

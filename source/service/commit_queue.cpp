@@ -5,6 +5,7 @@
 #include "service/validation.hpp"
 #include "storage/encoding.hpp"
 
+#include <algorithm>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -182,11 +183,13 @@ void commit_queue::update(std::vector<pending_update>& batch) {
         }
         answers.push_back(std::move(after));
     }
+    // An update that leaves its user as it was needs no write, so a failed write is not its answer.
     std::erase_if(changes, [](const user_store::change& c) { return c.before == c.after; });
     if (!changes.empty())
         if (auto written = store_.update(changes); !written)
             for (auto& a : answers)
-                if (a) a = failed_write(written.error());
+                if (a && std::ranges::any_of(changes, [&a](const auto& c) { return c.after.id == a->id; }))
+                    a = failed_write(written.error());
     for (std::size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(answers[i]));
 }
 

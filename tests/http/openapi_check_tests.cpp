@@ -319,6 +319,7 @@ components:
         e: {type: [string, 'null'], enum: [a, null]}
         q: {type: string, pattern: 'b+'}
         f: {type: number}
+        a: {type: array, maxItems: 2, items: {type: integer, minimum: 1, maximum: 100}}
     Short: {type: [string, boolean], minLength: 2, maxLength: 3}
 )");
     const json::value& thing = doc.root().at("components").at("schemas").at("Thing");
@@ -335,6 +336,8 @@ components:
     ok(R"({"n": 1})");
     ok(R"({"n": 2.0, "s": "\u00e9\u00e9\u00e9", "k": "yes", "e": null, "q": "abbc", "f": 1.5})");
     ok(R"({"n": 1, "s": true, "e": "a"})");  // type arrays; lengths apply to strings only
+    ok(R"({"n": 1, "a": []})");
+    ok(R"({"n": 1, "a": [1, 100]})");
     bad(R"({"n": 1.5})");
     bad(R"({"n": "1"})");
     bad(R"({})");
@@ -347,6 +350,10 @@ components:
     bad(R"({"n": 1, "q": "ac"})");
     bad(R"({"n": 1, "f": "1"})");
     bad(R"([])");
+    bad(R"({"n": 1, "a": [0]})");
+    bad(R"({"n": 1, "a": [101]})");
+    bad(R"({"n": 1, "a": ["1"]})");
+    bad(R"({"n": 1, "a": [1, 2, 3]})");
 
     // Other keywords, bad references and bad patterns are refused at load.
     const auto refused = [](const char* schema) {
@@ -361,7 +368,7 @@ components:
                               std::runtime_error);
         }
     };
-    refused("{type: array, items: {type: string}}");
+    refused("{type: array, items: [{type: string}]}");  // the array form: its meaning changed in 2020-12
     refused("{oneOf: [{type: string}]}");
     refused("{type: string, pattern: '('}");
     refused("{$ref: '#/components/schemas/Nowhere'}");

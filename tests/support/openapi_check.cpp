@@ -27,9 +27,10 @@ constexpr std::array<std::string_view, 8> http_methods = {"get",     "put",  "po
                                                           "options", "head", "patch", "trace"};
 // The schema keywords a document may use (see openapi_check.hpp): valijson gives each its 2020-12
 // meaning. Before adding one, check what valijson's draft 7 does with it.
-constexpr std::array<std::string_view, 11> keywords = {
-    "$ref",  "type",    "enum",      "const",     "required", "properties", "additionalProperties",
-    "allOf", "pattern", "minLength", "maxLength"};
+constexpr std::array<std::string_view, 15> keywords = {
+    "$ref",      "type",      "enum",  "const",    "required", "properties", "additionalProperties",
+    "allOf",     "pattern",   "items", "maxItems", "minimum",  "maximum",    "minLength",
+    "maxLength"};
 // Keywords that only annotate (valijson asserts a few formats; see openapi_check.hpp).
 constexpr std::array<std::string_view, 10> annotations = {
     "title",    "description", "$comment",   "format",   "default",
@@ -194,6 +195,9 @@ struct loader {
             } else if (key == "allOf" && value.is_array()) {
                 for (std::size_t i = 0; i < value.as_array().size(); ++i)
                     check_keywords(value.as_array()[i], at + "/" + std::to_string(i));
+            } else if (key == "items") {
+                if (!value.is_object() && !value.is_bool()) fail(at, "only one schema is supported");
+                check_keywords(value, at);
             } else if (key == "properties" && value.is_object()) {
                 for (const auto& [name, sub] : value.as_object())
                     check_keywords(sub, at + "/" + pointer_token(name));
