@@ -18,6 +18,7 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -203,8 +204,13 @@ std::pair<wire_response, json::object> check_response(const request& req, const 
     if (static_cast<unsigned>(res.status) < 300) {
         const auto* object = body.if_contains("object");
         const auto* data = body.if_contains("data");
-        if (body.size() != 2 || !object || *object != "user" || !data || !data->is_object())
-            fail("success body not {\"object\":\"user\",\"data\":{...}}:", res.body);
+        const auto* has_more = body.if_contains("has_more");
+        const bool is_user = body.size() == 2 && object && *object == "user" && data && data->is_object();
+        const bool is_list = body.size() == 3 && object && *object == "list" && data && data->is_array() &&
+                             std::ranges::all_of(data->as_array(), [](const auto& u) { return u.is_object(); }) &&
+                             has_more && has_more->is_bool();
+        if (!is_user && !is_list)
+            fail("success body neither {\"object\":\"user\",\"data\":{...}} nor a list:", res.body);
     } else {
         const auto* error = body.if_contains("error");
         const auto* fields = error ? error->if_object() : nullptr;
@@ -233,15 +239,16 @@ std::string percent_encoded(std::string_view s) {
     return out;
 }
 
-// A 201 must be readable back, by id and by external id, with the same body, by its creator.
-void check_created(harness& h, user_service& service, credential_memo& credentials, const request& create,
+// A user that a 201 or a PATCH's 200 answered must be readable back, by id and by external id,
+// with the same body, by its owner.
+void check_written(harness& h, user_service& service, credential_memo& credentials, const request& write,
                    const wire_response& res, const json::object& body) {
     const json::object& data = body.at("data").as_object();
     const auto* id = data.if_contains("id");
     const auto* external = data.if_contains("external_user_id");
     if (!id || !id->is_string() || !external || !external->is_string())
-        fail("201 without string id and external_user_id:", res.body());
-    if (res[http::field::location] != "/v1/users/" + std::string(id->as_string()))
+        fail("written user without string id and external_user_id:", res.body());
+    if (write.method == http::verb::post && res[http::field::location] != "/v1/users/" + std::string(id->as_string()))
         fail("201 Location is not /v1/users/{id}:", res[http::field::location]);
     for (const std::string& target :
          {"/v1/users/" + std::string(id->as_string()),
@@ -252,12 +259,12 @@ void check_created(harness& h, user_service& service, credential_memo& credentia
         get.target = target;
         get.host = "fuzz";
         get.host_count = 1;
-        get.authorization = create.authorization;
+        get.authorization = write.authorization;
         const response found = h.respond(get, service, credentials);
         if (found.status == http::status::too_many_requests) continue;  // rate limited: nothing to compare
         check_response(get, found);
         if (found.status != http::status::ok || found.body != res.body())
-            fail("created user not read back identically from", target);
+            fail("written user not read back identically from", target);
     }
 }
 
@@ -298,7 +305,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (ec) return 0;
         const response res = h.respond(req, service, credentials);
         const auto [back, body] = check_response(req, res);
-        if (res.status == http::status::created) check_created(h, service, credentials, req, back, body);
+        if (res.status == http::status::created || (req.method == http::verb::patch && res.status == http::status::ok))
+            check_written(h, service, credentials, req, back, body);
         if (!res.keep_alive) return 0;
     }
 }
