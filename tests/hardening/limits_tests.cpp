@@ -103,6 +103,23 @@ BOOST_AUTO_TEST_CASE(the_fourth_quick_request_gets_429_with_retry_after_and_othe
     check_user(expect_response(again), 201);
 }
 
+BOOST_AUTO_TEST_CASE(lists_and_changes_spend_the_same_tokens) {
+    raw_connection conn(port);
+    conn.send(post_request(R"({"external_user_id":"rl-list"})"));
+    check_user(expect_response(conn), 201);
+    const std::string patch_body = R"({"name":"not applied"})";
+    conn.send(get_request("/v1/users") + get_request("/v1/users?limit=1") +
+              "PATCH /v1/users/external:rl-list HTTP/1.1\r\nHost: 127.0.0.1\r\n" + auth_line(spec_token) +
+              "Content-Length: " + std::to_string(patch_body.size()) + "\r\n\r\n" + patch_body);
+    for (int i = 1; i <= 2; ++i)
+        BOOST_TEST_CONTEXT("list " << i) { BOOST_TEST(conforms("GET", "/v1/users", expect_response(conn)).result_int() == 200u); }
+    check_error(conforms("PATCH", "/v1/users/external:rl-list", expect_response(conn)), 429, "RATE_LIMITED");
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    conn.send(get_request("/v1/users/external:rl-list"));
+    const auto data = check_user(expect_response(conn), 200);
+    BOOST_TEST(data.at("name").is_null());  // the limited PATCH was not applied
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_FIXTURE_TEST_SUITE(connection_cap, capped_server)
