@@ -4,6 +4,7 @@
 #include "service/ulid.hpp"
 
 #include "storage/same_user.hpp"
+#include "storage/service_fixture.hpp"
 #include "storage/spawn_self.hpp"
 #include "support/create_requests.hpp"
 #include "support/result_text.hpp"
@@ -60,23 +61,7 @@ bool is_well_formed_user_id(std::string_view id) {
     return id[8] <= '7';
 }
 
-// A fresh temp dir per test and a service opened on it.
-struct service_fixture {
-    ozzie::testing::temp_dir dir;
-    ozzie::store_options options;
-    std::unique_ptr<ozzie::user_service> service;
-
-    service_fixture() {
-        options.data_dir = dir.path() / "db";
-        service = std::make_unique<ozzie::user_service>(options);
-    }
-    ~service_fixture() { service.reset(); }
-
-    void restart() {
-        service.reset();
-        service = std::make_unique<ozzie::user_service>(options);
-    }
-};
+using ozzie::testing::service_fixture;
 
 }  // namespace
 
