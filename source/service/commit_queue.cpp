@@ -154,9 +154,9 @@ void commit_queue::update(std::vector<pending_update>& batch) {
     // Whether `key` (in "external_ids") is free for `id`.
     const auto is_free = [&](const std::string& key, const user& u) -> result<bool> {
         if (const auto held = holders.find(key); held != holders.end()) return held->second.empty();
-        const auto ulid = store_.find_external(u.client_id, u.external_user_id);
-        if (!ulid && ulid.error().code != errc::not_found) return messages::internal();
-        return !ulid;
+        const auto holder = store_.find_external(u.client_id, u.external_user_id);
+        if (!holder && holder.error().code != errc::not_found) return messages::internal();
+        return !holder;
     };
     for (auto& u : batch) {
         auto before = current(u);

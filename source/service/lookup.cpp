@@ -17,19 +17,11 @@ result<user> find_by_id(const user_store& store, std::string_view client_id, std
 
 result<user> find_by_external(const user_store& store, std::string_view client_id,
                               std::string_view external_user_id) {
-    // The index entry and the record are written in one batch but read in two: a user removed
-    // or given another external id in between is looked up again, as the store then stands.
-    // An entry that never leads to its user is damage.
-    for (int attempt = 0; attempt < 3; ++attempt) {
-        auto ulid = store.find_external(client_id, external_user_id);
-        if (!ulid)
-            return ulid.error().code == errc::not_found ? messages::external_user_not_found(external_user_id)
-                                                        : messages::internal();
-        auto found = store.get(*ulid);
-        if (!found && found.error().code != errc::not_found) return messages::internal();
-        if (found && found->external_user_id == external_user_id) return found;
-    }
-    return messages::internal();
+    auto found = store.find_external(client_id, external_user_id);
+    if (!found)
+        return found.error().code == errc::not_found ? messages::external_user_not_found(external_user_id)
+                                                     : messages::internal();
+    return found;
 }
 
 result<user> find_user(const user_store& store, std::string_view client_id, const user_ref& ref) {

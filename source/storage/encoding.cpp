@@ -127,6 +127,15 @@ std::string external_key(std::string_view client_id, std::string_view external_u
     return key;
 }
 
+std::string external_value(const user& u) {
+    return std::string(user_key(u)) + user_value(u);
+}
+
+std::optional<user> decode_external_value(std::string_view value) {
+    if (value.size() < ulid_chars) return std::nullopt;
+    return decode_user(value.substr(0, ulid_chars), value.substr(ulid_chars));
+}
+
 char stage_scope(onboarding_stage stage) noexcept { return static_cast<char>('0' + static_cast<int>(stage)); }
 
 std::string list_prefix(std::string_view client_id, char scope) {

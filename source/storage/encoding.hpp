@@ -8,7 +8,10 @@
 //     string language, byte onboarding_stage, int64 created_at (Unix seconds, little-endian)
 //   where string = varint32 byte length + bytes, optional = byte 0 (absent) or byte 1 + string.
 // Column family "external_ids": key = client_id + '\0' + external_user_id (client ids never
-//   hold '\0', so the split is unambiguous); value = the user's ULID.
+//   hold '\0', so the split is unambiguous); value = the user's ULID followed by its record
+//   (the value in "users"; since version 2, when the value was the ULID alone). A lookup by
+//   external id is then one read, as fast as one by id, and sees the record and its index entry
+//   as one write left them; the price is the record's bytes written twice.
 // Column family "client_users" (since version 2), the list index: for each user two keys,
 //   client_id + '\0' + scope + ULID, with an empty value, where scope is '*' (all of the
 //   client's users) or the user's onboarding_stage as a digit ('0' intake_pending, '1'
@@ -40,8 +43,11 @@ std::string user_value(const user& u);
 // The user stored under `key` with `value`; nullopt if the value is not in a known format.
 std::optional<user> decode_user(std::string_view key, std::string_view value);
 
-// The key in "external_ids".
+// The key of `u` in "external_ids", and its value there.
 std::string external_key(std::string_view client_id, std::string_view external_user_id);
+std::string external_value(const user& u);
+// The user in a value of "external_ids"; nullopt if it is not in the format above.
+std::optional<user> decode_external_value(std::string_view value);
 
 // The scopes of "client_users".
 inline constexpr char all_users_scope = '*';

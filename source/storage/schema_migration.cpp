@@ -28,8 +28,9 @@ void write_version(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* meta, int versi
           "cannot write the schema version");
 }
 
-// Version 1 to 2: every user gets its two keys in the list index. Returns how many users.
-std::uint64_t add_list_index(rocksdb::DB& db, const schema_column_families& cfs) {
+// Version 1 to 2: every user gets its two keys in the list index, and its external_ids entry
+// the record after the ULID. Returns how many users.
+std::uint64_t to_version_2(rocksdb::DB& db, const schema_column_families& cfs) {
     constexpr std::size_t batch_users = 10000;  // a few hundred KiB a write
     std::uint64_t users = 0;
     rocksdb::WriteBatch batch;
@@ -40,6 +41,9 @@ std::uint64_t add_list_index(rocksdb::DB& db, const schema_column_families& cfs)
         if (!u) throw std::runtime_error("cannot migrate: the record of user " + std::string(key) + " is damaged");
         for (const char scope : {encoding::all_users_scope, encoding::stage_scope(u->stage)})
             check(batch.Put(cfs.client_users, encoding::list_key(u->client_id, scope, key), ""), "cannot migrate");
+        check(batch.Put(cfs.external_ids, encoding::external_key(u->client_id, u->external_user_id),
+                        encoding::external_value(*u)),
+              "cannot migrate");
         if (++users % batch_users == 0) {
             check(db.Write(durable(), &batch), "cannot migrate");
             batch.Clear();
@@ -70,7 +74,7 @@ void ensure_schema(rocksdb::DB& db, const schema_column_families& cfs, std::stri
     if (version == encoding::schema_version) return;
     log(log_level::info, "schema_migration_started",
         {{"from_version", version}, {"to_version", encoding::schema_version}});
-    const auto users = add_list_index(db, cfs);
+    const auto users = to_version_2(db, cfs);
     write_version(db, cfs.meta, encoding::schema_version);
     log(log_level::info, "schema_migrated",
         {{"from_version", version}, {"to_version", encoding::schema_version}, {"users", users}});

@@ -9,6 +9,7 @@ namespace ozzie {
 
 struct schema_column_families {
     rocksdb::ColumnFamilyHandle* users;
+    rocksdb::ColumnFamilyHandle* external_ids;
     rocksdb::ColumnFamilyHandle* client_users;
     rocksdb::ColumnFamilyHandle* meta;
 };

@@ -138,7 +138,8 @@ user_store::user_store(const store_options& options, std::shared_ptr<rocksdb::Fi
     impl_->client_users = handles[3];
     impl_->meta = handles[4];
     impl_->write_options.sync = options.sync;
-    ensure_schema(*impl_->db, {impl_->users, impl_->client_users, impl_->meta}, options.data_dir.string());
+    ensure_schema(*impl_->db, {impl_->users, impl_->external_ids, impl_->client_users, impl_->meta},
+                  options.data_dir.string());
 }
 
 user_store::~user_store() = default;
@@ -153,14 +154,15 @@ result<user> user_store::get(std::string_view ulid) const {
     return std::move(*decoded);
 }
 
-result<std::string> user_store::find_external(std::string_view client_id,
-                                              std::string_view external_user_id) const {
-    std::string ulid;
-    const auto status = impl_->db->Get({}, impl_->external_ids,
-                                       encoding::external_key(client_id, external_user_id), &ulid);
+result<user> user_store::find_external(std::string_view client_id, std::string_view external_user_id) const {
+    rocksdb::PinnableSlice value;
+    const auto key = encoding::external_key(client_id, external_user_id);
+    const auto status = impl_->db->Get({}, impl_->external_ids, key, &value);
     if (status.IsNotFound()) return error{errc::not_found, {}};
     if (!status.ok()) return storage_failure("get external id", status);
-    return ulid;
+    auto decoded = encoding::decode_external_value(value.ToStringView());
+    if (!decoded) return storage_failure("decode external id", rocksdb::Status::Corruption(key));
+    return std::move(*decoded);
 }
 
 result<std::vector<bool>> user_store::insert(std::span<const user> users) {
@@ -178,7 +180,7 @@ result<std::vector<bool>> user_store::insert(std::span<const user> users) {
         const auto key = encoding::user_key(u);
         if (auto s = batch.Put(impl_->users, slice(key), encoding::user_value(u)); !s.ok())
             return storage_failure("batch user", s);
-        if (auto s = batch.Put(impl_->external_ids, index_key, slice(key)); !s.ok())
+        if (auto s = batch.Put(impl_->external_ids, index_key, encoding::external_value(u)); !s.ok())
             return storage_failure("batch external id", s);
         if (auto s = put_list_entries(batch, impl_->client_users, u); !s.ok()) return storage_failure("batch list", s);
         taken_in_batch.insert(std::move(index_key));
@@ -220,8 +222,9 @@ result<void> user_store::update(std::span<const change> changes) {
     for (const auto& [before, after] : changes) {
         const auto key = encoding::user_key(after);
         auto s = batch.Put(impl_->users, slice(key), encoding::user_value(after));
-        if (s.ok() && before.external_user_id != after.external_user_id)
-            s = batch.Put(impl_->external_ids, encoding::external_key(after.client_id, after.external_user_id), slice(key));
+        if (s.ok())  // the entry carries the record, so it changes with it
+            s = batch.Put(impl_->external_ids, encoding::external_key(after.client_id, after.external_user_id),
+                          encoding::external_value(after));
         if (s.ok() && before.stage != after.stage)
             s = batch.Put(impl_->client_users,
                           encoding::list_key(after.client_id, encoding::stage_scope(after.stage), key), "");

@@ -35,10 +35,9 @@ public:
     // The user with this ULID. Errors: not_found, internal. Thread-safe.
     result<user> get(std::string_view ulid) const;
 
-    // The ULID indexed for (client_id, external_user_id). Errors: not_found, internal.
-    // Thread-safe.
-    result<std::string> find_external(std::string_view client_id,
-                                      std::string_view external_user_id) const;
+    // The user indexed for (client_id, external_user_id), in one read. Errors: not_found,
+    // internal. Thread-safe.
+    result<user> find_external(std::string_view client_id, std::string_view external_user_id) const;
 
     // Stores each user whose external id is still free under its client, checking against the
     // index and against the users before it in `users`. All records and index entries go in one

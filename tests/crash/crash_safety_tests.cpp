@@ -31,8 +31,8 @@
 // The RocksDB directory is also opened read-only and scanned directly (five column families,
 // schema_version "2"), as the crash left it after every kill, and once more after the last
 // round, when the server has been stopped gracefully (SIGTERM, exit status 0):
-//   - every external_ids entry points at a user record of the same client and external id, and
-//     every record has its external_ids entry;
+//   - every external_ids entry points at a user record of the same client and external id and
+//     carries an exact copy of that record, and every record has its external_ids entry;
 //   - the client_users list index has, for every record, exactly its '*' entry and the entry of
 //     its current stage under its client, and nothing else (no entry for a missing user, none
 //     for a stage the user is not at);
@@ -1111,7 +1111,7 @@ private:
         bool opened = false;
         std::string schema_version;
         std::map<std::string, user_state> users;  // "users": ULID -> record
-        std::map<user_key, std::string> index;    // "external_ids": (client, ext) -> ULID
+        std::map<user_key, std::string> index;    // "external_ids": (client, ext) -> ULID (its value's start)
         std::set<list_entry> list;                // "client_users"
     };
 
@@ -1157,9 +1157,11 @@ private:
         status = db.Get({}, handles[4], "schema_version", &disk.schema_version);
         if (!status.ok()) violation(when + ": meta/schema_version: " + status.ToString());
 
+        std::map<std::string, std::string> records;  // ULID -> the value in "users", as stored
         std::unique_ptr<rocksdb::Iterator> users(db.NewIterator({}, handles[1]));
         for (users->SeekToFirst(); users->Valid(); users->Next()) {
             const std::string key = users->key().ToString();
+            records.emplace(key, users->value().ToString());
             const auto decoded = decode_user_value(users->value().ToStringView());
             if (!looks_like_user_id("ozz_usr_" + key))
                 violation(when + ": users holds a key that is not a ULID: '" + key + "'");
@@ -1174,10 +1176,16 @@ private:
         for (index->SeekToFirst(); index->Valid(); index->Next()) {
             const std::string key = index->key().ToString();
             const auto nul = key.find('\0');
+            // The value: the ULID, then a copy of the user's record (a lookup by external id reads
+            // only this), which must be the record's exact bytes.
+            const std::string value = index->value().ToString();
+            const std::string ulid = value.substr(0, 26);
             if (nul == std::string::npos)
                 violation(when + ": external_ids holds a key without NUL: '" + key + "'");
             else
-                disk.index.emplace(user_key{key.substr(0, nul), key.substr(nul + 1)}, index->value().ToString());
+                disk.index.emplace(user_key{key.substr(0, nul), key.substr(nul + 1)}, ulid);
+            if (const auto record = records.find(ulid); record != records.end() && value.substr(26) != record->second)
+                violation(when + ": the external_ids entry '" + key + "' holds another record than user " + ulid);
         }
         if (!index->status().ok()) violation(when + ": external_ids scan: " + index->status().ToString());
 

@@ -188,6 +188,13 @@ BOOST_AUTO_TEST_CASE(a_migration_killed_midway_is_finished_at_the_next_open) {
         BOOST_TEST(list_all(service, "client-a") == expected_ids(users), boost::test_tools::per_element());
         BOOST_TEST(list_all(service, "client-a", ozzie::onboarding_stage::active) ==
                        expected_ids(users, 2), boost::test_tools::per_element());
+        // Index entries of the first batch and of the last carry their records.
+        for (const auto* u : {&users.front(), &users.back()}) {
+            const auto found = service.find_by_external("client-a", u->external_user_id);
+            BOOST_TEST_REQUIRE(outcome(found) == "ok");
+            BOOST_TEST(found->id == "ozz_usr_" + u->ulid);
+            BOOST_TEST(*found->name == *u->name);
+        }
     }
     const auto done = read_raw(dir.path());
     BOOST_TEST(done.version == "2");
