@@ -136,20 +136,18 @@ std::optional<user> decode_external_value(std::string_view value) {
     return decode_user(value.substr(0, ulid_chars), value.substr(ulid_chars));
 }
 
-char stage_scope(onboarding_stage stage) noexcept { return static_cast<char>('0' + static_cast<int>(stage)); }
-
-std::string list_prefix(std::string_view client_id, char scope) {
+std::string list_prefix(std::string_view client_id, onboarding_stage stage) {
     std::string key;
     key.reserve(client_id.size() + 2 + ulid_chars);
     key.append(client_id);
     key += '\0';
-    key += scope;
+    key += static_cast<char>('0' + static_cast<int>(stage));
     return key;
 }
 
-std::string list_key(std::string_view client_id, char scope, std::string_view ulid) {
-    auto key = list_prefix(client_id, scope);
-    key.append(ulid);
+std::string list_key(const user& u) {
+    auto key = list_prefix(u.client_id, u.stage);
+    key.append(user_key(u));
     return key;
 }
 

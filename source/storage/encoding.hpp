@@ -12,11 +12,12 @@
 //   (the value in "users"; since version 2, when the value was the ULID alone). A lookup by
 //   external id is then one read, as fast as one by id, and sees the record and its index entry
 //   as one write left them; the price is the record's bytes written twice.
-// Column family "client_users" (since version 2), the list index: for each user two keys,
-//   client_id + '\0' + scope + ULID, with an empty value, where scope is '*' (all of the
-//   client's users) or the user's onboarding_stage as a digit ('0' intake_pending, '1'
-//   plan_pending, '2' active). A client's users, or those at one stage, are then one key range in
-//   ULID order, which a list reads with an iterator from its cursor.
+// Column family "client_users" (since version 2), the list index: for each user one key,
+//   client_id + '\0' + stage + ULID, with an empty value, where stage is the user's
+//   onboarding_stage as a digit ('0' intake_pending, '1' plan_pending, '2' active). The client's
+//   users at one stage are one key range in ULID order, read with an iterator from a cursor; all
+//   of them, three ranges merged as they are read. (One key a user, not a second one for "all":
+//   every create pays for each key, and a merge of three ranges costs a list little.)
 // Column family "meta": key "schema_version" = decimal text of schema_version below.
 //   Version 1 had no "client_users"; opening such a store migrates it (schema_migration.hpp).
 #pragma once
@@ -49,12 +50,9 @@ std::string external_value(const user& u);
 // The user in a value of "external_ids"; nullopt if it is not in the format above.
 std::optional<user> decode_external_value(std::string_view value);
 
-// The scopes of "client_users".
-inline constexpr char all_users_scope = '*';
-char stage_scope(onboarding_stage stage) noexcept;
-// The keys of "client_users" in a scope start with this.
-std::string list_prefix(std::string_view client_id, char scope);
-// The key of the user with this ULID in that scope.
-std::string list_key(std::string_view client_id, char scope, std::string_view ulid);
+// The keys of "client_users" of a client's users at `stage` start with this.
+std::string list_prefix(std::string_view client_id, onboarding_stage stage);
+// The key of `u` in "client_users".
+std::string list_key(const user& u);
 
 }  // namespace ozzie::encoding

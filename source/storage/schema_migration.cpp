@@ -28,7 +28,7 @@ void write_version(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* meta, int versi
           "cannot write the schema version");
 }
 
-// Version 1 to 2: every user gets its two keys in the list index, and its external_ids entry
+// Version 1 to 2: every user gets its key in the list index, and its external_ids entry
 // the record after the ULID. Returns how many users.
 std::uint64_t to_version_2(rocksdb::DB& db, const schema_column_families& cfs) {
     constexpr std::size_t batch_users = 10000;  // a few hundred KiB a write
@@ -39,8 +39,7 @@ std::uint64_t to_version_2(rocksdb::DB& db, const schema_column_families& cfs) {
         const auto key = it->key().ToStringView();
         const auto u = encoding::decode_user(key, it->value().ToStringView());
         if (!u) throw std::runtime_error("cannot migrate: the record of user " + std::string(key) + " is damaged");
-        for (const char scope : {encoding::all_users_scope, encoding::stage_scope(u->stage)})
-            check(batch.Put(cfs.client_users, encoding::list_key(u->client_id, scope, key), ""), "cannot migrate");
+        check(batch.Put(cfs.client_users, encoding::list_key(*u), ""), "cannot migrate");
         check(batch.Put(cfs.external_ids, encoding::external_key(u->client_id, u->external_user_id),
                         encoding::external_value(*u)),
               "cannot migrate");

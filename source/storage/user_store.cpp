@@ -42,21 +42,6 @@ rocksdb::ColumnFamilyOptions column_family_options(const std::shared_ptr<rocksdb
     return options;
 }
 
-// Adds to `batch` the writes of `u`'s list index entries: for its client, and for its stage.
-rocksdb::Status put_list_entries(rocksdb::WriteBatch& batch, rocksdb::ColumnFamilyHandle* cf, const user& u) {
-    const auto ulid = encoding::user_key(u);
-    auto status = batch.Put(cf, encoding::list_key(u.client_id, encoding::all_users_scope, ulid), "");
-    if (status.ok()) status = batch.Put(cf, encoding::list_key(u.client_id, encoding::stage_scope(u.stage), ulid), "");
-    return status;
-}
-
-rocksdb::Status delete_list_entries(rocksdb::WriteBatch& batch, rocksdb::ColumnFamilyHandle* cf, const user& u) {
-    const auto ulid = encoding::user_key(u);
-    auto status = batch.Delete(cf, encoding::list_key(u.client_id, encoding::all_users_scope, ulid));
-    if (status.ok()) status = batch.Delete(cf, encoding::list_key(u.client_id, encoding::stage_scope(u.stage), ulid));
-    return status;
-}
-
 }  // namespace
 
 struct user_store::impl {
@@ -182,7 +167,8 @@ result<std::vector<bool>> user_store::insert(std::span<const user> users) {
             return storage_failure("batch user", s);
         if (auto s = batch.Put(impl_->external_ids, index_key, encoding::external_value(u)); !s.ok())
             return storage_failure("batch external id", s);
-        if (auto s = put_list_entries(batch, impl_->client_users, u); !s.ok()) return storage_failure("batch list", s);
+        if (auto s = batch.Put(impl_->client_users, encoding::list_key(u), ""); !s.ok())
+            return storage_failure("batch list", s);
         taken_in_batch.insert(std::move(index_key));
         stored[i] = true;
     }
@@ -199,7 +185,7 @@ result<void> user_store::remove(std::span<const user> users) {
         const auto index_key = encoding::external_key(u.client_id, u.external_user_id);
         if (auto s = batch.Delete(impl_->external_ids, index_key); !s.ok())
             return storage_failure("batch delete external id", s);
-        if (auto s = delete_list_entries(batch, impl_->client_users, u); !s.ok())
+        if (auto s = batch.Delete(impl_->client_users, encoding::list_key(u)); !s.ok())
             return storage_failure("batch delete list", s);
     }
     return impl_->write(impl_->write_options, batch);
@@ -210,13 +196,10 @@ result<void> user_store::update(std::span<const change> changes) {
     // swap external ids between users, a delete must not undo another change's write.
     rocksdb::WriteBatch batch;
     for (const auto& [before, after] : changes) {
-        const auto key = encoding::user_key(before);
         auto s = rocksdb::Status::OK();
         if (before.external_user_id != after.external_user_id)
             s = batch.Delete(impl_->external_ids, encoding::external_key(before.client_id, before.external_user_id));
-        if (s.ok() && before.stage != after.stage)
-            s = batch.Delete(impl_->client_users,
-                             encoding::list_key(before.client_id, encoding::stage_scope(before.stage), key));
+        if (s.ok() && before.stage != after.stage) s = batch.Delete(impl_->client_users, encoding::list_key(before));
         if (!s.ok()) return storage_failure("batch update", s);
     }
     for (const auto& [before, after] : changes) {
@@ -225,53 +208,92 @@ result<void> user_store::update(std::span<const change> changes) {
         if (s.ok())  // the entry carries the record, so it changes with it
             s = batch.Put(impl_->external_ids, encoding::external_key(after.client_id, after.external_user_id),
                           encoding::external_value(after));
-        if (s.ok() && before.stage != after.stage)
-            s = batch.Put(impl_->client_users,
-                          encoding::list_key(after.client_id, encoding::stage_scope(after.stage), key), "");
+        if (s.ok() && before.stage != after.stage) s = batch.Put(impl_->client_users, encoding::list_key(after), "");
         if (!s.ok()) return storage_failure("batch update", s);
     }
     return impl_->write(impl_->write_options, batch);
 }
 
+namespace {
+
+// One stage's range of a client's list index, read from a cursor in the direction of a page.
+class stage_range {
+public:
+    stage_range(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf, const rocksdb::Snapshot* snapshot,
+                std::string_view client_id, onboarding_stage stage, std::string_view cursor, bool newer)
+        : prefix_(encoding::list_prefix(client_id, stage)), end_(prefix_), newer_(newer) {
+        ++end_.back();  // the stage digit: every key of the range sorts below this
+        lower_ = prefix_;
+        upper_ = end_;
+        rocksdb::ReadOptions read;
+        read.snapshot = snapshot;
+        read.iterate_lower_bound = &lower_;
+        read.iterate_upper_bound = &upper_;
+        it_.reset(db.NewIterator(read, cf));
+        // Newest first is descending key order; the users newer than a cursor are read
+        // ascending from it (the page is reversed at the end).
+        const auto from = prefix_ + std::string(cursor);
+        if (newer) {
+            it_->Seek(from);
+            if (it_->Valid() && it_->key() == rocksdb::Slice(from)) it_->Next();
+        } else if (cursor.empty()) {
+            it_->SeekToLast();
+        } else {
+            it_->SeekForPrev(from);
+            if (it_->Valid() && it_->key() == rocksdb::Slice(from)) it_->Prev();
+        }
+    }
+    stage_range(const stage_range&) = delete;  // the bounds' slices point into this object
+    stage_range& operator=(const stage_range&) = delete;
+
+    bool valid() const { return it_->Valid(); }
+    // The ULID at the current entry; valid() only.
+    std::string_view ulid() const { return it_->key().ToStringView().substr(prefix_.size()); }
+    void next() { newer_ ? it_->Next() : it_->Prev(); }
+    rocksdb::Status status() const { return it_->status(); }
+
+private:
+    std::string prefix_, end_;
+    rocksdb::Slice lower_, upper_;
+    bool newer_;
+    std::unique_ptr<rocksdb::Iterator> it_;
+};
+
+}  // namespace
+
 result<user_page> user_store::list(const list_range& range) const {
-    const char scope = range.stage ? encoding::stage_scope(*range.stage) : encoding::all_users_scope;
-    const auto prefix = encoding::list_prefix(range.client_id, scope);
-    auto end = prefix;
-    ++end.back();  // the scope byte: every key of the range sorts below this
     rocksdb::ManagedSnapshot snapshot(impl_->db);
     rocksdb::ReadOptions read;
     read.snapshot = snapshot.snapshot();
-    const rocksdb::Slice lower(prefix), upper(end);
-    read.iterate_lower_bound = &lower;
-    read.iterate_upper_bound = &upper;
-    const std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(read, impl_->client_users));
-    const auto cursor = prefix + std::string(range.cursor);
-    // Newest first is descending key order; the users newer than a cursor are read ascending
-    // from it, and reversed at the end.
-    if (range.newer) {
-        it->Seek(cursor);
-        if (it->Valid() && it->key() == rocksdb::Slice(cursor)) it->Next();
-    } else if (range.cursor.empty()) {
-        it->SeekToLast();
-    } else {
-        it->SeekForPrev(cursor);
-        if (it->Valid() && it->key() == rocksdb::Slice(cursor)) it->Prev();
-    }
+    // One range for a filtered page; the three stages' ranges merged for a whole one (a user is
+    // in exactly one of them, so no ULID comes twice).
+    std::vector<std::unique_ptr<stage_range>> ranges;
+    for (const auto stage : {onboarding_stage::intake_pending, onboarding_stage::plan_pending, onboarding_stage::active})
+        if (!range.stage || *range.stage == stage)
+            ranges.push_back(std::make_unique<stage_range>(*impl_->db, impl_->client_users, read.snapshot,
+                                                           range.client_id, stage, range.cursor, range.newer));
     user_page page;
-    for (; it->Valid(); range.newer ? it->Next() : it->Prev()) {
+    for (;;) {
+        stage_range* next = nullptr;  // the range whose entry comes first in the page's order
+        for (const auto& r : ranges)
+            if (r->valid() && (!next || (range.newer ? r->ulid() < next->ulid() : r->ulid() > next->ulid())))
+                next = r.get();
+        if (!next) break;
         if (page.users.size() == range.limit) {
             page.has_more = true;
             break;
         }
-        const auto ulid = it->key().ToStringView().substr(prefix.size());
+        const auto ulid = next->ulid();
         rocksdb::PinnableSlice value;
         const auto status = impl_->db->Get(read, impl_->users, slice(ulid), &value);
         if (!status.ok()) return storage_failure("get listed user", status);
         auto decoded = encoding::decode_user(ulid, value.ToStringView());
         if (!decoded) return storage_failure("decode user", rocksdb::Status::Corruption(ulid));
         page.users.push_back(std::move(*decoded));
+        next->next();
     }
-    if (!it->status().ok()) return storage_failure("list users", it->status());
+    for (const auto& r : ranges)
+        if (!r->status().ok()) return storage_failure("list users", r->status());
     if (range.newer) std::reverse(page.users.begin(), page.users.end());
     return page;
 }

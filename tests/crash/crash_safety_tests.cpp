@@ -33,8 +33,8 @@
 // round, when the server has been stopped gracefully (SIGTERM, exit status 0):
 //   - every external_ids entry points at a user record of the same client and external id and
 //     carries an exact copy of that record, and every record has its external_ids entry;
-//   - the client_users list index has, for every record, exactly its '*' entry and the entry of
-//     its current stage under its client, and nothing else (no entry for a missing user, none
+//   - the client_users list index has, for every record, exactly the entry of its current stage
+//     under its client, and nothing else (no entry for a missing user, none
 //     for a stage the user is not at);
 //   - every user the answers established is on disk in its acknowledged state (or, after a kill
 //     that cut a change off, in one of its two states), and no deleted user is; a record of a
@@ -1233,8 +1233,7 @@ private:
                           ") is shadowed: the index points at " + entry->second +
                           " (two users for one external id)");
         }
-        // The list index: each record's '*' entry and the entry of its stage, under its client,
-        // and nothing else.
+        // The list index: each record's entry for its stage, under its client, and nothing else.
         for (const auto& e : disk.list) {
             const std::string entry = "client_users entry " + e.client + "/'" + e.scope + "'/" + e.ulid;
             const auto u = disk.users.find(e.ulid);
@@ -1242,17 +1241,15 @@ private:
                 violation(when + ": " + entry + " names no user (left behind by a delete?)");
             else if (u->second.client != e.client)
                 violation(when + ": " + entry + " is under another client than its user " + describe(u->second));
-            else if (e.scope != '*' && e.scope != '0' + u->second.stage)
+            else if (e.scope != '0' + u->second.stage)
                 violation(when + ": " + entry + (e.scope >= '0' && e.scope <= '2'
                                                      ? std::string(" is for stage ") + stage_names[e.scope - '0']
                                                      : std::string(" has an unknown scope")) +
                           " but the user is " + stage_names[u->second.stage] + " (left behind by a stage move?)");
         }
         for (const auto& [ulid, u] : disk.users)
-            for (const char scope : {'*', static_cast<char>('0' + u.stage)})
-                if (!disk.list.contains({u.client, scope, ulid}))
-                    violation(when + ": user " + ulid + " (" + describe(u) + ") has no client_users entry for " +
-                              (scope == '*' ? std::string("all users") : std::string("its stage")));
+            if (!disk.list.contains({u.client, static_cast<char>('0' + u.stage), ulid}))
+                violation(when + ": user " + ulid + " (" + describe(u) + ") has no client_users entry for its stage");
         // Every user as the answers left it (or, with a change cut off, as it would leave it).
         std::size_t live = 0;
         for (const auto& [id, u] : users_) {
@@ -1313,7 +1310,7 @@ private:
         BOOST_TEST(deletes_applied_ > 0);
         BOOST_TEST(users_on_disk_ == live_users_);
         BOOST_TEST(index_on_disk_ == live_users_);
-        BOOST_TEST(list_on_disk_ == 2 * live_users_);
+        BOOST_TEST(list_on_disk_ == live_users_);
     }
 
     // --- members ---------------------------------------------------------------------------

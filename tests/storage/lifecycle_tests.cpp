@@ -263,6 +263,7 @@ BOOST_AUTO_TEST_CASE(parallel_updates_moving_external_ids_never_share_one) {
         const auto found = service->find_by_external(client, "pool-" + std::to_string(k));
         if (!found) continue;
         BOOST_TEST(holders.insert(found->id).second, "two external ids lead to " << found->id);
+        BOOST_TEST((*found == *service->find_by_id(client, found->id)), "the index's copy of " << found->id);
     }
     for (const auto& id : ids) {
         const auto u = service->find_by_id(client, id);
