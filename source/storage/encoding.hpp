@@ -8,10 +8,10 @@
 //     string language, byte onboarding_stage, int64 created_at (Unix seconds, little-endian)
 //   where string = varint32 byte length + bytes, optional = byte 0 (absent) or byte 1 + string.
 // Column family "external_ids": key = client_id + '\0' + external_user_id (client ids never
-//   hold '\0', so the split is unambiguous); value = the user's ULID followed by its record
-//   (the value in "users"; since version 2, when the value was the ULID alone). A lookup by
-//   external id is then one read, as fast as one by id, and sees the record and its index entry
-//   as one write left them; the price is the record's bytes written twice.
+//   hold '\0', so the split is unambiguous); value = the user's ULID followed by a copy of its
+//   value in "users" (since version 2; version 1 had the ULID alone). A lookup by external id
+//   is then one read, as fast as one by id, and sees the record and its index entry as one
+//   write left them; the price is the record's bytes written twice.
 // Column family "client_users" (since version 2), the list index: for each user one key,
 //   client_id + '\0' + stage + ULID, with an empty value, where stage is the user's
 //   onboarding_stage as a digit ('0' intake_pending, '1' plan_pending, '2' active). The client's
