@@ -54,7 +54,8 @@ public:
         user before;
         user after;
     };
-    // Writes each change's record and moves its index entries (external id, list stage) in one
+    // Writes each change's record and its external-id index entry (which carries a copy of the
+    // record), moving the entry to a new external id and the list entry to a new stage, in one
     // atomic write, durable by the sync option before this returns. Checks nothing: the caller
     // has made sure that every new external id is free. Errors as for insert. Call from the
     // thread that calls insert.
