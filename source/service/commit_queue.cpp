@@ -151,7 +151,7 @@ void commit_queue::update(std::vector<pending_update>& batch) {
             return changes[changed->second].after;
         return found;
     };
-    // Whether `key` (in "external_ids") is free for `id`.
+    // Whether `key` (in "external_ids") is free for `u`, as the batch so far leaves it.
     const auto is_free = [&](const std::string& key, const user& u) -> result<bool> {
         if (const auto held = holders.find(key); held != holders.end()) return held->second.empty();
         const auto holder = store_.find_external(u.client_id, u.external_user_id);
