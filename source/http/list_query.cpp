@@ -31,7 +31,7 @@ result<list_request> parse_list_query(std::string_view target) {
             const auto end = value.data() + value.size();
             const auto [last, ec] = std::from_chars(value.data(), end, request.limit);
             if (ok && (value.empty() || ec != std::errc() || last != end))
-                ok = messages::invalid_parameter(key, "must be an integer from 1 to 100", value);
+                ok = messages::invalid_parameter(key, messages::limit_requirement, value);
         } else if (key == "starting_after" || key == "ending_before") {
             auto& cursor = key == "starting_after" ? request.starting_after : request.ending_before;
             ok = once(cursor.has_value());
@@ -40,8 +40,7 @@ result<list_request> parse_list_query(std::string_view target) {
             ok = once(request.stage.has_value());
             request.stage = onboarding_stage_from_string(value);
             if (ok && !request.stage)
-                ok = messages::invalid_parameter(key, "must be one of 'intake_pending', 'plan_pending' or 'active'",
-                                                 value);
+                ok = messages::invalid_parameter(key, messages::stage_requirement, value);
         } else {
             ok = messages::unknown_parameter(key);
         }

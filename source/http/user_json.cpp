@@ -321,8 +321,7 @@ result<user_patch> parse_user_patch(std::string_view text) {
     if (*stage) {
         patch.stage = onboarding_stage_from_string(**stage);
         if (!patch.stage)
-            return messages::invalid_field("onboarding_stage", "must be one of 'intake_pending', 'plan_pending' or 'active'",
-                                           **stage);
+            return messages::invalid_field("onboarding_stage", messages::stage_requirement, **stage);
     }
     return patch;
 }

@@ -9,6 +9,10 @@
 
 namespace ozzie::messages {
 
+// Requirements stated by more than one message (of a field, and of a query parameter).
+inline constexpr std::string_view stage_requirement = "must be one of 'intake_pending', 'plan_pending' or 'active'";
+inline constexpr std::string_view limit_requirement = "must be an integer from 1 to 100";
+
 // "Field 'email' must be a valid email address. Received: 'not-an-email'."
 error invalid_field(std::string_view field, std::string_view requirement, std::string_view received);
 // For a value that is not a string: `received_json` is its JSON text, quoted as is.

@@ -70,7 +70,7 @@ result<user> user_service::update(std::string_view client_id, user_ref ref, user
 
 result<user_page> user_service::list(std::string_view client_id, const list_request& request) const {
     if (request.limit < min_list_limit || request.limit > max_list_limit)
-        return messages::invalid_parameter("limit", "must be an integer from 1 to 100", std::to_string(request.limit));
+        return messages::invalid_parameter("limit", messages::limit_requirement, std::to_string(request.limit));
     if (request.starting_after && request.ending_before) return messages::both_cursors();
     user_store::list_range range{.client_id = client_id, .stage = request.stage, .cursor = {}, .newer = false,
                                  .limit = request.limit};

@@ -59,6 +59,18 @@ struct user_store::impl {
     // when it turns true again, so an outage is one pair of lines however many writes it refuses.
     std::atomic<bool> writable{true};
 
+    // The user with this ULID as `options` read it (their snapshot, if any). Errors: not_found,
+    // internal.
+    result<user> read_user(const rocksdb::ReadOptions& options, std::string_view ulid) const {
+        rocksdb::PinnableSlice value;
+        const auto status = db->Get(options, users, slice(ulid), &value);
+        if (status.IsNotFound()) return error{errc::not_found, {}};
+        if (!status.ok()) return storage_failure("get user", status);
+        auto decoded = encoding::decode_user(ulid, value.ToStringView());
+        if (!decoded) return storage_failure("decode user", rocksdb::Status::Corruption(ulid));
+        return std::move(*decoded);
+    }
+
     // Writes `batch`; a failure is SERVICE_UNAVAILABLE: the store refuses writes until RocksDB
     // has recovered from the fault by itself (see recoverable_env.hpp), and nothing it
     // acknowledged is lost meanwhile.
@@ -129,15 +141,7 @@ user_store::user_store(const store_options& options, std::shared_ptr<rocksdb::Fi
 
 user_store::~user_store() = default;
 
-result<user> user_store::get(std::string_view ulid) const {
-    rocksdb::PinnableSlice value;
-    const auto status = impl_->db->Get({}, impl_->users, slice(ulid), &value);
-    if (status.IsNotFound()) return error{errc::not_found, {}};
-    if (!status.ok()) return storage_failure("get user", status);
-    auto decoded = encoding::decode_user(ulid, value.ToStringView());
-    if (!decoded) return storage_failure("decode user", rocksdb::Status::Corruption(ulid));
-    return std::move(*decoded);
-}
+result<user> user_store::get(std::string_view ulid) const { return impl_->read_user({}, ulid); }
 
 result<user> user_store::find_external(std::string_view client_id, std::string_view external_user_id) const {
     rocksdb::PinnableSlice value;
@@ -154,11 +158,12 @@ result<std::vector<bool>> user_store::insert(std::span<const user> users) {
     std::vector<bool> stored(users.size(), false);
     std::unordered_set<std::string> taken_in_batch;
     rocksdb::WriteBatch batch;
-    std::string existing;
+    rocksdb::PinnableSlice existing;  // only whether there is one: pinned, not copied
     for (std::size_t i = 0; i < users.size(); ++i) {
         const user& u = users[i];
         auto index_key = encoding::external_key(u.client_id, u.external_user_id);
         if (taken_in_batch.contains(index_key)) continue;
+        existing.Reset();
         const auto status = impl_->db->Get({}, impl_->external_ids, index_key, &existing);
         if (status.ok()) continue;
         if (!status.IsNotFound()) return storage_failure("check external id", status);
@@ -283,13 +288,12 @@ result<user_page> user_store::list(const list_range& range) const {
             page.has_more = true;
             break;
         }
-        const auto ulid = next->ulid();
-        rocksdb::PinnableSlice value;
-        const auto status = impl_->db->Get(read, impl_->users, slice(ulid), &value);
-        if (!status.ok()) return storage_failure("get listed user", status);
-        auto decoded = encoding::decode_user(ulid, value.ToStringView());
-        if (!decoded) return storage_failure("decode user", rocksdb::Status::Corruption(ulid));
-        page.users.push_back(std::move(*decoded));
+        // The snapshot holds each listed user's record: the entry and the record are one write.
+        auto listed = impl_->read_user(read, next->ulid());
+        if (!listed && listed.error().code == errc::not_found)
+            return storage_failure("get listed user", rocksdb::Status::NotFound(next->ulid()));
+        if (!listed) return listed.error();
+        page.users.push_back(std::move(*listed));
         next->next();
     }
     for (const auto& r : ranges)
