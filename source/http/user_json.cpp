@@ -2,6 +2,7 @@
 
 #include "json_text.hpp"
 #include "service/messages.hpp"
+#include "service/ulid.hpp"
 
 #include <boost/json.hpp>
 #include <boost/json/basic_parser_impl.hpp>
@@ -187,10 +188,9 @@ bool is_writable(std::string_view key) {
                        [key](const writable_field& f) { return f.name == key; });
 }
 
-// The body as a JSON object whose every field a caller may set: the writable fields, and
-// onboarding_stage if `stage_writable` (on PATCH, not on create). Otherwise VALIDATION_ERROR
-// naming the first defect, with `allowed` the list of the fields that are.
-result<json::value> read_body(std::string_view text, bool stage_writable, std::string_view allowed) {
+// The text as a JSON object; otherwise VALIDATION_ERROR naming the defect: not JSON (and in
+// which field's value), a field given twice, or JSON but not an object.
+result<json::value> read_object(std::string_view text) {
     json::parse_options options;
     options.max_depth = max_depth;
     boost::system::error_code ec;
@@ -204,11 +204,28 @@ result<json::value> read_body(std::string_view text, bool stage_writable, std::s
     json::value parsed = json::parse(text, ec, {}, options);
     if (ec) return messages::body_not_json(ec.message());
     if (!parsed.is_object()) return messages::body_not_object();
-    for (const auto& field : parsed.get_object()) {
+    return parsed;
+}
+
+// Whether a caller may set every field of `body`: the writable fields, and onboarding_stage if
+// `stage_writable` (on PATCH, not on create). Otherwise VALIDATION_ERROR naming the first that
+// it may not, with `allowed` the list of the fields that it may.
+result<void> check_writable(const json::object& body, bool stage_writable, std::string_view allowed) {
+    for (const auto& field : body) {
         const bool is_stage = field.key() == "onboarding_stage";
         if (is_read_only(field.key()) || (is_stage && !stage_writable)) return messages::read_only_field(field.key());
         if (!is_writable(field.key()) && !is_stage) return messages::unknown_field(field.key(), allowed);
     }
+    return {};
+}
+
+// The body as a JSON object whose every field a caller may set (check_writable); otherwise
+// VALIDATION_ERROR naming the first defect.
+result<json::value> read_body(std::string_view text, bool stage_writable, std::string_view allowed) {
+    auto parsed = read_object(text);
+    if (!parsed) return parsed;
+    if (auto writable = check_writable(parsed->get_object(), stage_writable, allowed); !writable)
+        return writable.error();
     return parsed;
 }
 
@@ -219,6 +236,89 @@ result<std::optional<std::string>> optional_string(const json::object& body, std
     if (!value || value->is_null()) return std::optional<std::string>{};
     if (const auto* s = value->if_string()) return std::optional<std::string>(*s);
     return messages::invalid_field_json(field, requirement, json::serialize(*value));
+}
+
+// A plain create body (create_body_handler) read in one pass; nullopt for anything else.
+std::optional<new_user> read_plain_create_body(std::string_view text) {
+    json::parse_options options;
+    options.max_depth = max_depth;
+    boost::system::error_code ec;
+    json::basic_parser<create_body_handler> one_pass(options);
+    // write_some stops after the document: all of the text must have been it.
+    const auto read = one_pass.write_some(false, text.data(), text.size(), ec);
+    if (!ec && read == text.size() && one_pass.handler().complete()) return std::move(one_pass.handler().request);
+    return std::nullopt;
+}
+
+// The create request in a create body whose every field a caller may set (check_writable).
+result<new_user> new_user_from(const json::object& body) {
+    new_user request;
+    const auto* external_id = body.if_contains("external_user_id");
+    if (!external_id || external_id->is_null()) return messages::missing_field("external_user_id");
+    if (!external_id->is_string())
+        return messages::invalid_field_json("external_user_id", "must be a string",
+                                            json::serialize(*external_id));
+    request.external_user_id = external_id->get_string();
+
+    for (const auto& [field, member] : writable_fields) {
+        if (!member) continue;  // external_user_id, read above
+        auto value = optional_string(body, field, "must be a string or null");
+        if (!value) return value.error();
+        request.*member = std::move(*value);
+    }
+    return request;
+}
+
+// The fields of the user object, as append_user_object writes them.
+constexpr std::array<std::string_view, 8> user_object_fields = {
+    "id", "external_user_id", "name", "email", "phone", "language", "onboarding_stage", "created_at"};
+constexpr std::string_view user_object_field_list =
+    "id, external_user_id, name, email, phone, language, onboarding_stage, created_at";
+
+// The user in a user object (every field of it, and no other); the owner is left empty.
+result<user> user_object_from(const json::object& body) {
+    for (const auto& field : body)
+        if (std::find(user_object_fields.begin(), user_object_fields.end(), field.key()) == user_object_fields.end())
+            return messages::unknown_field(field.key(), user_object_field_list);
+    // The fields that must be strings: each present, and a string.
+    const auto string_field = [&body](std::string_view field) -> result<std::string_view> {
+        const auto* value = body.if_contains(field);
+        if (!value) return messages::missing_field(field);
+        if (const auto* s = value->if_string()) return std::string_view(*s);
+        return messages::invalid_field_json(field, "must be a string", json::serialize(*value));
+    };
+    user u;
+    const auto id = string_field("id");
+    if (!id) return id.error();
+    if (!ulid_of_user_id(*id))
+        return messages::invalid_field("id", "must be an Ozzie user id: ozz_usr_ and a 26-character ULID", *id);
+    u.id = *id;
+    const auto external_user_id = string_field("external_user_id");
+    if (!external_user_id) return external_user_id.error();
+    u.external_user_id = *external_user_id;
+    for (const auto& [field, member] : {std::pair{"name", &user::name}, std::pair{"email", &user::email},
+                                        std::pair{"phone", &user::phone}}) {
+        if (!body.contains(field)) return messages::missing_field(field);  // null, but present
+        auto value = optional_string(body, field, "must be a string or null");
+        if (!value) return value.error();
+        u.*member = std::move(*value);
+    }
+    const auto language = string_field("language");
+    if (!language) return language.error();
+    u.language = *language;
+    const auto stage_text = string_field("onboarding_stage");
+    if (!stage_text) return stage_text.error();
+    const auto stage = onboarding_stage_from_string(*stage_text);
+    if (!stage) return messages::invalid_field("onboarding_stage", messages::stage_requirement, *stage_text);
+    u.stage = *stage;
+    const auto created_at_text = string_field("created_at");
+    if (!created_at_text) return created_at_text.error();
+    const auto created_at = json_text::parse_utc_time(*created_at_text);
+    if (!created_at)
+        return messages::invalid_field("created_at", "must be a UTC time to the second as the API writes it, e.g. "
+                                                     "2025-05-05T14:30:00Z", *created_at_text);
+    u.created_at = *created_at;
+    return u;
 }
 
 }  // namespace
@@ -261,34 +361,27 @@ void append_list_body(std::string& out, const user_page& page) {
 }
 
 result<new_user> parse_new_user(std::string_view text) {
-    json::parse_options options;
-    options.max_depth = max_depth;
-    boost::system::error_code ec;
-    json::basic_parser<create_body_handler> one_pass(options);
-    // write_some stops after the document: all of the text must have been it.
-    const auto read = one_pass.write_some(false, text.data(), text.size(), ec);
-    if (!ec && read == text.size() && one_pass.handler().complete()) return std::move(one_pass.handler().request);
-
+    if (auto plain = read_plain_create_body(text)) return std::move(*plain);
     // Not a plain create body: read it again, in full, to name what is wrong with it.
     const auto parsed = read_body(text, false, create_fields);
     if (!parsed) return parsed.error();
+    return new_user_from(parsed->get_object());
+}
+
+result<std::variant<new_user, user>> parse_import_line(std::string_view text) {
+    if (auto plain = read_plain_create_body(text)) return std::move(*plain);
+    const auto parsed = read_object(text);
+    if (!parsed) return parsed.error();
     const json::object& body = parsed->get_object();
-
-    new_user request;
-    const auto* external_id = body.if_contains("external_user_id");
-    if (!external_id || external_id->is_null()) return messages::missing_field("external_user_id");
-    if (!external_id->is_string())
-        return messages::invalid_field_json("external_user_id", "must be a string",
-                                            json::serialize(*external_id));
-    request.external_user_id = external_id->get_string();
-
-    for (const auto& [field, member] : writable_fields) {
-        if (!member) continue;  // external_user_id, read above
-        auto value = optional_string(body, field, "must be a string or null");
-        if (!value) return value.error();
-        request.*member = std::move(*value);
+    if (body.contains("id")) {
+        auto exported = user_object_from(body);
+        if (!exported) return exported.error();
+        return std::move(*exported);
     }
-    return request;
+    if (auto writable = check_writable(body, false, create_fields); !writable) return writable.error();
+    auto request = new_user_from(body);
+    if (!request) return request.error();
+    return std::move(*request);
 }
 
 result<user_patch> parse_user_patch(std::string_view text) {

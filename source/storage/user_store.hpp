@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -103,6 +104,26 @@ public:
 private:
     struct impl;
     std::unique_ptr<impl> impl_;
+
+public:
+    // Bulk loading and reading, for ozzie-admin's offline import and export of a store that no
+    // server has open (its LOCK keeps a server out meanwhile).
+
+    // Writes these users' records and index entries, as an insert would, but unsynced and in
+    // memtables sized for bulk loading, with compactions held back until finish_load(). Checks
+    // nothing: the caller has made sure that every id and external id is free (get(),
+    // find_external(), and the users of its earlier calls). Each call is one atomic write, so
+    // a crash (even a power loss) keeps a prefix of the calls' users, each with all of its keys
+    // or none. Errors as for insert. Call from one thread at a time, and finish_load() after the
+    // last call.
+    result<void> load(std::span<const user> users);
+    // Makes what load() wrote durable (flushed to table files and synced) and lets compactions
+    // run again. Error: internal.
+    result<void> finish_load();
+
+    // Every user of the client, newest first, read from one snapshot of the store in one pass,
+    // each passed to `each` (an exception from it stops the pass). Error: internal. Thread-safe.
+    result<void> for_each_user(std::string_view client_id, const std::function<void(const user&)>& each) const;
 };
 
 }  // namespace ozzie

@@ -1,0 +1,256 @@
+#include "offline/user_import.hpp"
+
+#include "http/user_json.hpp"
+#include "service/messages.hpp"
+#include "service/ulid.hpp"
+#include "service/validation.hpp"
+
+#include <chrono>
+#include <cstring>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+namespace ozzie {
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+// Users a write: a few MiB, so a write costs little per user and a batch's checks stay in cache.
+constexpr std::size_t batch_users = 10000;
+// A longer line is reported without being read into memory.
+constexpr std::size_t max_line_bytes = std::size_t{1} << 20;
+
+// The lines of a file, read in large blocks.
+class line_reader {
+public:
+    explicit line_reader(std::FILE* in) : in_(in), buffer_(max_line_bytes) {}
+
+    struct line {
+        std::string_view text;  // without its '\n'; valid until the next call
+        bool too_long = false;  // longer than max_line_bytes: text is only its end
+    };
+    // The next line; nullopt at the end of the input. Throws if the input cannot be read.
+    std::optional<line> next() {
+        bool too_long = false;
+        for (;;) {
+            const char* begin = buffer_.data() + start_;
+            if (const auto* newline = static_cast<const char*>(std::memchr(begin, '\n', end_ - start_))) {
+                start_ = static_cast<std::size_t>(newline - buffer_.data()) + 1;
+                return line{{begin, static_cast<std::size_t>(newline - begin)}, too_long};
+            }
+            if (eof_) {  // a last line without a '\n'
+                if (start_ == end_ && !too_long) return std::nullopt;
+                const std::string_view rest(begin, end_ - start_);
+                start_ = end_;
+                return line{rest, too_long};
+            }
+            if (start_ == 0 && end_ == buffer_.size()) {  // a line that does not fit: drop what is read
+                too_long = true;
+                end_ = 0;
+            }
+            fill();
+        }
+    }
+
+private:
+    // Moves the unread bytes to the front and reads more after them.
+    void fill() {
+        std::memmove(buffer_.data(), buffer_.data() + start_, end_ - start_);
+        end_ -= start_;
+        start_ = 0;
+        const auto read = std::fread(buffer_.data() + end_, 1, buffer_.size() - end_, in_);
+        if (read == 0 && std::ferror(in_)) throw std::runtime_error(std::string("cannot read the input: ") + std::strerror(errno));
+        if (read == 0) eof_ = true;
+        end_ += read;
+    }
+
+    std::FILE* in_;
+    std::vector<char> buffer_;
+    std::size_t start_ = 0, end_ = 0;  // the unread bytes in buffer_
+    bool eof_ = false;
+};
+
+bool is_blank(std::string_view line) {
+    return line.find_first_not_of(" \t\r") == std::string_view::npos;
+}
+
+// `message` on one line of the report: its control characters (a received value's newline,
+// say) written as JSON escapes.
+std::string one_line(std::string_view message) {
+    std::string out;
+    out.reserve(message.size());
+    for (const char c : message) {
+        const auto byte = static_cast<unsigned char>(c);
+        if (byte >= 0x20 && byte != 0x7F) {
+            out += c;
+            continue;
+        }
+        constexpr std::string_view hex = "0123456789abcdef";
+        out += "\\u00";
+        out += hex[byte >> 4];
+        out += hex[byte & 0xF];
+    }
+    return out;
+}
+
+error id_taken(std::string_view id) {
+    return {errc::conflict, "A user with id '" + std::string(id) + "' is already in the store."};
+}
+
+// Whether a lookup found its user; throws if the store could not tell.
+bool found(const result<user>& lookup) {
+    if (lookup) return true;
+    if (lookup.error().code == errc::not_found) return false;
+    throw std::runtime_error("reading the store failed (the log above says why)");
+}
+
+class importer {
+public:
+    importer(user_store& store, std::string_view client_id, std::FILE* errors, bool progress)
+        : store_(store), client_id_(client_id), errors_(errors), progress_(progress) {
+        pending_.reserve(batch_users);
+        users_.reserve(batch_users);
+    }
+
+    void take(std::uint64_t number, std::string_view line) {
+        auto parsed = parse_import_line(line);
+        if (!parsed) return report(number, parsed.error());
+        if (auto* request = std::get_if<new_user>(&*parsed)) {
+            if (auto valid = validate(*request); !valid) return report(number, valid.error());
+            pending_.push_back({number, created(std::move(*request)), false});
+        } else {
+            auto& exported = std::get<user>(*parsed);
+            const new_user fields{exported.external_user_id, exported.name, exported.email, exported.phone,
+                                  exported.language};
+            if (auto valid = validate(fields); !valid) return report(number, valid.error());
+            exported.client_id = client_id_;
+            pending_.push_back({number, std::move(exported), true});
+        }
+        if (pending_.size() == batch_users) write();
+    }
+
+    void too_long(std::uint64_t number) {
+        report(number, {errc::validation_error, "The line is longer than " + std::to_string(max_line_bytes) +
+                                                    " bytes; it was not read."});
+    }
+
+    // Writes the users still pending and makes everything durable.
+    import_summary finish() {
+        write();
+        if (!store_.finish_load()) throw std::runtime_error("flushing the store failed (the log above says why)");
+        clear_progress();
+        return summary_;
+    }
+
+private:
+    struct pending_user {
+        std::uint64_t line;
+        user u;
+        bool exported;  // keeps its id, which must then be free
+    };
+
+    // The user a create body makes, as the API's create makes it.
+    user created(new_user request) {
+        const auto now = std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
+        const auto id = id_generator_.next(now);
+        return user{
+            .id = std::string(user_id_prefix) + id.text,
+            .client_id = client_id_,
+            .external_user_id = std::move(request.external_user_id),
+            .name = std::move(request.name),
+            .email = std::move(request.email),
+            .phone = std::move(request.phone),
+            .language = request.language.value_or("en"),
+            .stage = onboarding_stage::intake_pending,
+            .created_at = std::chrono::floor<std::chrono::seconds>(id.time),
+        };
+    }
+
+    // Checks the pending users for conflicts, in the order of their lines, and loads the others.
+    // The earlier batches are in the store by now, so the store and this batch are all there is
+    // to check against.
+    void write() {
+        for (auto& [line, u, exported] : pending_) {
+            if (exported && (batch_ids_.contains(u.id) || found(store_.get(*ulid_of_user_id(u.id))))) {
+                report(line, id_taken(u.id));
+                continue;
+            }
+            if (batch_external_ids_.contains(u.external_user_id) || found(store_.find_external(client_id_, u.external_user_id))) {
+                report(line, messages::conflict(u.external_user_id));
+                continue;
+            }
+            if (exported) batch_ids_.insert(u.id);
+            batch_external_ids_.insert(u.external_user_id);
+            users_.push_back(std::move(u));
+        }
+        if (!users_.empty() && !store_.load(users_))
+            throw std::runtime_error("writing to the store failed (the log above says why)");
+        summary_.imported += users_.size();
+        pending_.clear();
+        users_.clear();
+        batch_ids_.clear();
+        batch_external_ids_.clear();
+        show_progress();
+    }
+
+    void report(std::uint64_t line, const error& e) {
+        ++summary_.failed;
+        clear_progress();
+        std::fprintf(errors_, "line %llu: %s: %s\n", static_cast<unsigned long long>(line),
+                     std::string(code_name(e.code)).c_str(), one_line(e.message).c_str());
+    }
+
+    void show_progress() {
+        if (!progress_) return;
+        const auto now = clock_type::now();
+        if (now - last_progress_ < std::chrono::seconds(1)) return;
+        last_progress_ = now;
+        const double seconds = std::chrono::duration<double>(now - began_).count();
+        progress_width_ = std::fprintf(errors_, "\rimported %llu users, %llu lines failed, %.0f users/s",
+                                       static_cast<unsigned long long>(summary_.imported),
+                                       static_cast<unsigned long long>(summary_.failed),
+                                       static_cast<double>(summary_.imported) / seconds);
+        std::fflush(errors_);
+    }
+
+    // Blanks the progress line, so that what follows starts on a clean line.
+    void clear_progress() {
+        if (progress_width_ <= 0) return;
+        std::fprintf(errors_, "\r%*s\r", progress_width_, "");
+        progress_width_ = 0;
+    }
+
+    user_store& store_;
+    std::string client_id_;
+    std::FILE* errors_;
+    bool progress_;
+    ulid_generator id_generator_;
+    std::vector<pending_user> pending_;  // valid lines not yet checked for conflicts
+    std::vector<user> users_;            // the pending users that passed the checks
+    // The ids and external ids of users_: the batch not yet in the store.
+    std::unordered_set<std::string> batch_ids_, batch_external_ids_;
+    import_summary summary_;
+    const clock_type::time_point began_ = clock_type::now();
+    clock_type::time_point last_progress_ = began_;
+    int progress_width_ = 0;  // of the progress line on the terminal; 0 if none is shown
+};
+
+}  // namespace
+
+import_summary import_users(user_store& store, std::string_view client_id, std::FILE* input, std::FILE* errors,
+                            bool progress) {
+    importer import(store, client_id, errors, progress);
+    line_reader lines(input);
+    std::uint64_t number = 0;
+    while (const auto line = lines.next()) {
+        ++number;
+        if (line->too_long) import.too_long(number);
+        else if (!is_blank(line->text)) import.take(number, line->text);
+    }
+    return import.finish();
+}
+
+}  // namespace ozzie
