@@ -115,6 +115,10 @@ std::string checked_client_id(const std::string& client_id) {
     return client_id;
 }
 
+// The store logs its errors (on stderr, as JSON lines), but not RocksDB's warnings: those of a
+// refused open, say, would only repeat what ozzie-admin says itself.
+void quiet_store_log() { ozzie::start_logging(ozzie::log_level::error); }
+
 double seconds_since(std::chrono::steady_clock::time_point began) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
 }
@@ -124,6 +128,7 @@ int import_command(const std::filesystem::path& data_dir, const std::string& cli
     const std::unique_ptr<std::FILE, int (*)(std::FILE*)> opened(file == "-" ? nullptr : std::fopen(file.c_str(), "rb"),
                                                                  &std::fclose);
     if (file != "-" && !opened) throw std::runtime_error("cannot read " + file + ": " + std::strerror(errno));
+    quiet_store_log();
     std::unique_ptr<ozzie::user_store> store;
     try {
         store = ozzie::open_offline_store({.data_dir = data_dir});
@@ -171,6 +176,7 @@ std::filesystem::path beside(const std::filesystem::path& data_dir) {
 int export_command(const std::filesystem::path& data_dir, const std::string& client_id, const std::string& admin) {
     const auto began = std::chrono::steady_clock::now();
     if (!ozzie::holds_store(data_dir)) throw std::runtime_error("there is no store in " + data_dir.string());
+    quiet_store_log();
     std::optional<scratch_directory> checkpoint;  // declared before the store: removed after it is closed
     std::unique_ptr<ozzie::user_store> store;
     try {

@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 #include <unordered_set>
+#include <variant>
 #include <vector>
 
 namespace ozzie {
@@ -117,24 +118,27 @@ public:
 
     void take(std::uint64_t number, std::string_view line) {
         auto parsed = parse_import_line(line);
-        if (!parsed) return report(number, parsed.error());
-        if (auto* request = std::get_if<new_user>(&*parsed)) {
-            if (auto valid = validate(*request); !valid) return report(number, valid.error());
-            pending_.push_back({number, created(std::move(*request)), false});
+        if (!parsed) {
+            pending_.push_back({number, {}, std::move(parsed.error()), false});
+        } else if (auto* request = std::get_if<new_user>(&*parsed)) {
+            if (auto valid = validate(*request); !valid) pending_.push_back({number, {}, std::move(valid.error()), false});
+            else pending_.push_back({number, created(std::move(*request)), {}, false});
         } else {
             auto& exported = std::get<user>(*parsed);
             const new_user fields{exported.external_user_id, exported.name, exported.email, exported.phone,
                                   exported.language};
-            if (auto valid = validate(fields); !valid) return report(number, valid.error());
             exported.client_id = client_id_;
-            pending_.push_back({number, std::move(exported), true});
+            if (auto valid = validate(fields); !valid) pending_.push_back({number, {}, std::move(valid.error()), true});
+            else pending_.push_back({number, std::move(exported), {}, true});
         }
         if (pending_.size() == batch_users) write();
     }
 
     void too_long(std::uint64_t number) {
-        report(number, {errc::validation_error, "The line is longer than " + std::to_string(max_line_bytes) +
-                                                    " bytes; it was not read."});
+        pending_.push_back({number, {},
+                            error{errc::validation_error, "The line is longer than " + std::to_string(max_line_bytes) +
+                                                              " bytes; it was not read."},
+                            false});
     }
 
     // Writes the users still pending and makes everything durable.
@@ -146,10 +150,12 @@ public:
     }
 
 private:
-    struct pending_user {
+    // A line read, kept until its batch is written so that the report follows the lines' order.
+    struct pending_line {
         std::uint64_t line;
-        user u;
-        bool exported;  // keeps its id, which must then be free
+        user u;                         // the user it makes, unless
+        std::optional<error> failure;   // why it makes none
+        bool exported;                  // the user keeps its id, which must then be free
     };
 
     // The user a create body makes, as the API's create makes it.
@@ -169,11 +175,15 @@ private:
         };
     }
 
-    // Checks the pending users for conflicts, in the order of their lines, and loads the others.
-    // The earlier batches are in the store by now, so the store and this batch are all there is
-    // to check against.
+    // Checks the pending users for conflicts, in the order of their lines, and loads the others;
+    // reports the lines that fail. The earlier batches are in the store by now, so the store and
+    // this batch are all there is to check against.
     void write() {
-        for (auto& [line, u, exported] : pending_) {
+        for (auto& [line, u, failure, exported] : pending_) {
+            if (failure) {
+                report(line, *failure);
+                continue;
+            }
             if (exported && (batch_ids_.contains(u.id) || found(store_.get(*ulid_of_user_id(u.id))))) {
                 report(line, id_taken(u.id));
                 continue;
@@ -228,7 +238,7 @@ private:
     std::FILE* errors_;
     bool progress_;
     ulid_generator id_generator_;
-    std::vector<pending_user> pending_;  // valid lines not yet checked for conflicts
+    std::vector<pending_line> pending_;  // lines not yet checked for conflicts and reported
     std::vector<user> users_;            // the pending users that passed the checks
     // The ids and external ids of users_: the batch not yet in the store.
     std::unordered_set<std::string> batch_ids_, batch_external_ids_;
