@@ -139,7 +139,7 @@ int import_command(const std::filesystem::path& data_dir, const std::string& cli
                                              ::isatty(STDERR_FILENO) == 1);
     store.reset();  // closed: what it holds is in its files
     const double seconds = seconds_since(began);
-    std::fprintf(stderr, "imported %llu users, %llu lines failed, in %.1f s (%.0f users/s)\n",
+    std::fprintf(stderr, "imported %llu, failed %llu, in %.1f s (%.0f users/s)\n",
                  static_cast<unsigned long long>(summary.imported), static_cast<unsigned long long>(summary.failed),
                  seconds, static_cast<double>(summary.imported) / seconds);
     return summary.failed == 0 ? 0 : 1;
@@ -195,7 +195,7 @@ int export_command(const std::filesystem::path& data_dir, const std::string& cli
     }
     const auto exported = ozzie::export_users(*store, client_id, stdout);
     const double seconds = seconds_since(began);
-    std::fprintf(stderr, "exported %llu users in %.1f s (%.0f users/s)\n", static_cast<unsigned long long>(exported),
+    std::fprintf(stderr, "exported %llu, in %.1f s (%.0f users/s)\n", static_cast<unsigned long long>(exported),
                  seconds, static_cast<double>(exported) / seconds);
     return 0;
 }

@@ -219,7 +219,7 @@ private:
         if (now - last_progress_ < std::chrono::seconds(1)) return;
         last_progress_ = now;
         const double seconds = std::chrono::duration<double>(now - began_).count();
-        progress_width_ = std::fprintf(errors_, "\rimported %llu users, %llu lines failed, %.0f users/s",
+        progress_width_ = std::fprintf(errors_, "\rimported %llu, failed %llu, %.0f users/s",
                                        static_cast<unsigned long long>(summary_.imported),
                                        static_cast<unsigned long long>(summary_.failed),
                                        static_cast<double>(summary_.imported) / seconds);
