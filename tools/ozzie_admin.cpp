@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -193,6 +194,9 @@ int export_command(const std::filesystem::path& data_dir, const std::string& cli
             throw std::runtime_error("the checkpoint through " + admin + " failed: " + res.body());
         store = ozzie::open_offline_store({.data_dir = checkpoint->path()});
     }
+    // A reader that goes away (`| head`) then fails the write (EPIPE) instead of killing the
+    // process, so the checkpoint is still removed.
+    std::signal(SIGPIPE, SIG_IGN);
     const auto exported = ozzie::export_users(*store, client_id, stdout);
     const double seconds = seconds_since(began);
     std::fprintf(stderr, "exported %llu, in %.1f s (%.0f users/s)\n", static_cast<unsigned long long>(exported),

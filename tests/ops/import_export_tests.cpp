@@ -21,6 +21,8 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <future>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -344,6 +346,25 @@ BOOST_FIXTURE_TEST_CASE(an_export_from_a_running_server_reads_a_checkpoint_and_r
     BOOST_TEST(c.request(http::verb::get, "/v1/users/" + ids.front(), auth_headers(alice)).result_int() == 200u);
     BOOST_TEST(c.request(http::verb::post, "/v1/users", auth_headers(alice), ozzie::testing::create_body("later"))
                    .result_int() == 201u);
+
+    // A reader that stops early (`| head`): the export fails, and still removes its checkpoint.
+    // Over a MiB of users, more than a pipe holds, so that the export does write into a closed pipe.
+    {
+        std::vector<std::future<ozzie::result<ozzie::user>>> creates;
+        for (int i = 0; i < 6000; ++i) {
+            auto done = std::make_shared<std::promise<ozzie::result<ozzie::user>>>();
+            creates.push_back(done->get_future());
+            service->async_create(alice.id, {"bulk-" + std::to_string(i), "Some One", "some.one@example.com", {}, {}},
+                                  [done](ozzie::result<ozzie::user> r) { done->set_value(std::move(r)); });
+        }
+        for (auto& created : creates) BOOST_TEST_REQUIRE(created.get().has_value());
+    }
+    const auto cut_short = ozzie::testing::run_command(
+        {"/bin/sh", "-c", "\"$0\" export --data-dir \"$1\" --client alice --admin \"$2\" | head -c 10 > /dev/null",
+         admin_executable(), data_dir().string(), "127.0.0.1:" + std::to_string(admin_port)},
+        dir.path(), 120s);
+    BOOST_TEST(cut_short.err.find("cannot write the output") != std::string::npos, cut_short.describe());
+    BOOST_TEST(export_checkpoints_in(data_dir().parent_path()).empty());
 
     // An admin listener that is not there: reported, and nothing is left behind.
     const ozzie::testing::unused_port nobody;
