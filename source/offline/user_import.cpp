@@ -6,10 +6,15 @@
 #include "service/validation.hpp"
 
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <exception>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <unordered_set>
 #include <variant>
 #include <vector>
@@ -25,9 +30,9 @@ constexpr std::size_t batch_users = 10000;
 constexpr std::size_t max_line_bytes = std::size_t{1} << 20;
 
 // The lines of a file, read in large blocks.
-class line_reader {
+class input_lines {
 public:
-    explicit line_reader(std::FILE* in) : in_(in), buffer_(max_line_bytes) {}
+    explicit input_lines(std::FILE* in) : in_(in), buffer_(max_line_bytes) {}
 
     struct line {
         std::string_view text;  // without its '\n'; valid until the next call
@@ -108,56 +113,56 @@ bool found(const result<user>& lookup) {
     throw std::runtime_error("reading the store failed (the log above says why)");
 }
 
-class importer {
+// A line read, kept until its batch is written so that the report follows the lines' order.
+struct pending_line {
+    std::uint64_t line;
+    user u;                        // the user it makes, unless
+    std::optional<error> failure;  // why it makes none
+    bool exported;                 // the user keeps its id, which must then be free
+};
+using batch = std::vector<pending_line>;
+
+// Turns lines into users, as the API's create would (or as export wrote them), or into the
+// errors the API would answer, a batch at a time. The reading thread's half of the import.
+class line_parser {
 public:
-    importer(user_store& store, std::string_view client_id, std::FILE* errors, bool progress)
-        : store_(store), client_id_(client_id), errors_(errors), progress_(progress) {
-        pending_.reserve(batch_users);
-        users_.reserve(batch_users);
-    }
+    explicit line_parser(std::string_view client_id) : client_id_(client_id) { batch_.reserve(batch_users); }
 
     void take(std::uint64_t number, std::string_view line) {
         auto parsed = parse_import_line(line);
         if (!parsed) {
-            pending_.push_back({number, {}, std::move(parsed.error()), false});
+            batch_.push_back({number, {}, std::move(parsed.error()), false});
         } else if (auto* request = std::get_if<new_user>(&*parsed)) {
-            if (auto valid = validate(*request); !valid) pending_.push_back({number, {}, std::move(valid.error()), false});
-            else pending_.push_back({number, created(std::move(*request)), {}, false});
+            if (auto valid = validate(*request); !valid) batch_.push_back({number, {}, std::move(valid.error()), false});
+            else batch_.push_back({number, created(std::move(*request)), {}, false});
         } else {
             auto& exported = std::get<user>(*parsed);
             const new_user fields{exported.external_user_id, exported.name, exported.email, exported.phone,
                                   exported.language};
             exported.client_id = client_id_;
-            if (auto valid = validate(fields); !valid) pending_.push_back({number, {}, std::move(valid.error()), true});
-            else pending_.push_back({number, std::move(exported), {}, true});
+            if (auto valid = validate(fields); !valid) batch_.push_back({number, {}, std::move(valid.error()), true});
+            else batch_.push_back({number, std::move(exported), {}, true});
         }
-        if (pending_.size() == batch_users) write();
     }
 
     void too_long(std::uint64_t number) {
-        pending_.push_back({number, {},
-                            error{errc::validation_error, "The line is longer than " + std::to_string(max_line_bytes) +
-                                                              " bytes; it was not read."},
-                            false});
+        batch_.push_back({number, {},
+                          error{errc::validation_error, "The line is longer than " + std::to_string(max_line_bytes) +
+                                                            " bytes; it was not read."},
+                          false});
     }
 
-    // Writes the users still pending and makes everything durable.
-    import_summary finish() {
-        write();
-        if (!store_.finish_load()) throw std::runtime_error("flushing the store failed (the log above says why)");
-        clear_progress();
-        return summary_;
+    bool full() const noexcept { return batch_.size() >= batch_users; }
+
+    // The lines taken since the last call.
+    batch take_batch() {
+        batch taken;
+        taken.reserve(batch_users);
+        taken.swap(batch_);
+        return taken;
     }
 
 private:
-    // A line read, kept until its batch is written so that the report follows the lines' order.
-    struct pending_line {
-        std::uint64_t line;
-        user u;                         // the user it makes, unless
-        std::optional<error> failure;   // why it makes none
-        bool exported;                  // the user keeps its id, which must then be free
-    };
-
     // The user a create body makes, as the API's create makes it.
     user created(new_user request) {
         const auto now = std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
@@ -175,11 +180,25 @@ private:
         };
     }
 
-    // Checks the pending users for conflicts, in the order of their lines, and loads the others;
-    // reports the lines that fail. The earlier batches are in the store by now, so the store and
-    // this batch are all there is to check against.
-    void write() {
-        for (auto& [line, u, failure, exported] : pending_) {
+    std::string client_id_;
+    ulid_generator id_generator_;
+    batch batch_;
+};
+
+// Checks each batch's users for conflicts, loads the others into the store and reports the
+// lines that fail, batch after batch in the order of the lines. The writing thread's half of
+// the import.
+class batch_writer {
+public:
+    batch_writer(user_store& store, std::string_view client_id, std::FILE* errors, bool progress)
+        : store_(store), client_id_(client_id), errors_(errors), progress_(progress) {
+        users_.reserve(batch_users);
+    }
+
+    // The earlier batches are in the store by now, so the store and this batch are all there is
+    // to check against.
+    void write(batch& lines) {
+        for (auto& [line, u, failure, exported] : lines) {
             if (failure) {
                 report(line, *failure);
                 continue;
@@ -188,7 +207,8 @@ private:
                 report(line, id_taken(u.id));
                 continue;
             }
-            if (batch_external_ids_.contains(u.external_user_id) || found(store_.find_external(client_id_, u.external_user_id))) {
+            if (batch_external_ids_.contains(u.external_user_id) ||
+                found(store_.find_external(client_id_, u.external_user_id))) {
                 report(line, messages::conflict(u.external_user_id));
                 continue;
             }
@@ -199,13 +219,20 @@ private:
         if (!users_.empty() && !store_.load(users_))
             throw std::runtime_error("writing to the store failed (the log above says why)");
         summary_.imported += users_.size();
-        pending_.clear();
         users_.clear();
         batch_ids_.clear();
         batch_external_ids_.clear();
         show_progress();
     }
 
+    // Makes everything written durable.
+    import_summary finish() {
+        if (!store_.finish_load()) throw std::runtime_error("flushing the store failed (the log above says why)");
+        clear_progress();
+        return summary_;
+    }
+
+private:
     void report(std::uint64_t line, const error& e) {
         ++summary_.failed;
         clear_progress();
@@ -237,10 +264,8 @@ private:
     std::string client_id_;
     std::FILE* errors_;
     bool progress_;
-    ulid_generator id_generator_;
-    std::vector<pending_line> pending_;  // lines not yet checked for conflicts and reported
-    std::vector<user> users_;            // the pending users that passed the checks
-    // The ids and external ids of users_: the batch not yet in the store.
+    std::vector<user> users_;  // the batch's users that passed the checks
+    // Their ids and external ids: the batch not yet in the store.
     std::unordered_set<std::string> batch_ids_, batch_external_ids_;
     import_summary summary_;
     const clock_type::time_point began_ = clock_type::now();
@@ -248,19 +273,90 @@ private:
     int progress_width_ = 0;  // of the progress line on the terminal; 0 if none is shown
 };
 
+// The batches on their way from the reading thread to the writing one: at most two wait, so
+// reading runs little ahead of writing.
+class batch_queue {
+public:
+    // Waits for room; false if the writer has stopped (then nothing more is taken).
+    bool push(batch lines) {
+        std::unique_lock lock(mutex_);
+        room_.wait(lock, [this] { return batches_.size() < 2 || stopped_; });
+        if (stopped_) return false;
+        batches_.push_back(std::move(lines));
+        ready_.notify_one();
+        return true;
+    }
+    // The next batch; nullopt once the reader has closed the queue and every batch is taken, or
+    // the queue is stopped.
+    std::optional<batch> pop() {
+        std::unique_lock lock(mutex_);
+        ready_.wait(lock, [this] { return !batches_.empty() || closed_ || stopped_; });
+        if (stopped_ || batches_.empty()) return std::nullopt;
+        batch next = std::move(batches_.front());
+        batches_.pop_front();
+        room_.notify_one();
+        return next;
+    }
+    // The reader's end: no more batches.
+    void close() {
+        std::lock_guard lock(mutex_);
+        closed_ = true;
+        ready_.notify_one();
+    }
+    // Either end, on a failure: no batch is taken any more.
+    void stop() {
+        std::lock_guard lock(mutex_);
+        stopped_ = true;
+        ready_.notify_one();
+        room_.notify_one();
+    }
+
+private:
+    std::mutex mutex_;
+    std::condition_variable ready_, room_;
+    std::deque<batch> batches_;
+    bool closed_ = false, stopped_ = false;
+};
+
 }  // namespace
 
 import_summary import_users(user_store& store, std::string_view client_id, std::FILE* input, std::FILE* errors,
                             bool progress) {
-    importer import(store, client_id, errors, progress);
-    line_reader lines(input);
-    std::uint64_t number = 0;
-    while (const auto line = lines.next()) {
-        ++number;
-        if (line->too_long) import.too_long(number);
-        else if (!is_blank(line->text)) import.take(number, line->text);
+    // Two threads, for two cores: this one reads and parses, the other checks and writes.
+    batch_writer writer(store, client_id, errors, progress);
+    batch_queue queue;
+    std::exception_ptr write_failure;
+    std::thread writing([&] {
+        try {
+            while (auto lines = queue.pop()) writer.write(*lines);
+        } catch (...) {
+            write_failure = std::current_exception();
+            queue.stop();
+        }
+    });
+    try {
+        input_lines lines(input);
+        line_parser parser(client_id);
+        std::uint64_t number = 0;
+        bool writing_on = true;
+        while (writing_on) {
+            const auto line = lines.next();
+            if (!line) break;
+            ++number;
+            if (line->too_long) parser.too_long(number);
+            else if (!is_blank(line->text)) parser.take(number, line->text);
+            if (parser.full()) writing_on = queue.push(parser.take_batch());
+        }
+        if (writing_on) queue.push(parser.take_batch());
+        queue.close();
+    } catch (...) {
+        queue.stop();  // what was read is not written: the store keeps what is in it
+        writing.join();
+        throw;
     }
-    return import.finish();
+    writing.join();
+    if (write_failure) std::rethrow_exception(write_failure);
+    return writer.finish();
 }
 
 }  // namespace ozzie
