@@ -33,6 +33,10 @@ struct response {
 // `res` with `status` and `body` as its JSON body.
 void set_json(response& res, http::status status, std::string_view body);
 
+// Appends "error":{"code":"...","message":"..."}, the member of the error envelope (and of a
+// batch's failed answers).
+void append_error_member(std::string& out, const error& e);
+
 // {"error":{"code":"...","message":"..."}} with the code's HTTP status; a 401 also carries
 // WWW-Authenticate, a 503 Retry-After: 1.
 void set_error(response& res, const error& e);

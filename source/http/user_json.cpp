@@ -1,5 +1,6 @@
 #include "http/user_json.hpp"
 
+#include "http/responses.hpp"
 #include "json_text.hpp"
 #include "service/messages.hpp"
 
@@ -8,6 +9,7 @@
 
 #include <algorithm>
 #include <array>
+#include <map>
 #include <vector>
 
 namespace ozzie {
@@ -33,8 +35,9 @@ constexpr writable_field writable_fields[] = {
 
 constexpr std::size_t max_depth = 32;
 
-// A first pass over the body that finds a key repeated in the top-level object, which the
-// document parser would silently collapse, and knows which field's value a syntax error is in.
+// A first pass over the body that finds a key repeated in a create body (the top-level object,
+// or each object of a batch's array), which the document parser would silently collapse, and
+// knows which top-level field's value a syntax error is in.
 class first_pass_handler {
 public:
     static constexpr std::size_t max_object_size = std::size_t(-1);
@@ -42,13 +45,20 @@ public:
     static constexpr std::size_t max_key_size = std::size_t(-1);
     static constexpr std::size_t max_string_size = std::size_t(-1);
 
-    std::optional<std::string> duplicate;
+    // `body_depth`: the depth of the create bodies, 1 for a body that is one, 3 for a batch's.
+    explicit first_pass_handler(std::size_t body_depth = 1) : body_depth_(body_depth) {}
+
+    // The first key repeated in each create body that has one, by the body's index.
+    std::map<std::size_t, std::string> duplicates;
     std::optional<std::string> in_value_of;  // the top-level field whose value is being read
 
     bool on_document_begin(json::error_code&) { return true; }
     bool on_document_end(json::error_code&) { return true; }
     bool on_object_begin(json::error_code&) {
-        ++depth_;
+        if (++depth_ == body_depth_) {
+            ++bodies_;
+            seen_.clear();
+        }
         return true;
     }
     bool on_object_end(std::size_t, json::error_code&) {
@@ -64,15 +74,17 @@ public:
         return value_done();
     }
     bool on_key_part(json::string_view part, std::size_t, json::error_code&) {
-        if (depth_ == 1) key_.append(part);
+        if (depth_ == 1 || depth_ == body_depth_) key_.append(part);
         return true;
     }
     bool on_key(json::string_view part, std::size_t, json::error_code&) {
-        if (depth_ != 1) return true;
+        if (depth_ != 1 && depth_ != body_depth_) return true;
         key_.append(part);
-        if (!duplicate && std::find(seen_.begin(), seen_.end(), key_) != seen_.end()) duplicate = key_;
-        in_value_of = key_;
-        seen_.push_back(std::move(key_));
+        if (depth_ == 1) in_value_of = key_;
+        if (depth_ == body_depth_) {
+            if (std::find(seen_.begin(), seen_.end(), key_) != seen_.end()) duplicates.try_emplace(bodies_ - 1, key_);
+            seen_.push_back(key_);
+        }
         key_.clear();
         return true;
     }
@@ -94,9 +106,11 @@ private:
         return true;
     }
 
+    std::size_t body_depth_;
     std::size_t depth_ = 0;
+    std::size_t bodies_ = 0;  // create bodies begun
     std::string key_;
-    std::vector<std::string> seen_;
+    std::vector<std::string> seen_;  // the keys of the current create body
 };
 
 // The create bodies clients send: an object of known writable fields, each once, with string
@@ -187,29 +201,45 @@ bool is_writable(std::string_view key) {
                        [key](const writable_field& f) { return f.name == key; });
 }
 
-// The body as a JSON object whose every field a caller may set: the writable fields, and
-// onboarding_stage if `stage_writable` (on PATCH, not on create). Otherwise VALIDATION_ERROR
-// naming the first defect, with `allowed` the list of the fields that are.
-result<json::value> read_body(std::string_view text, bool stage_writable, std::string_view allowed) {
+// The body as JSON, its create bodies at `body_depth` (see first_pass_handler) with the keys
+// each repeats. VALIDATION_ERROR if it is not JSON.
+result<json::value> read_json(std::string_view text, std::size_t body_depth, std::map<std::size_t, std::string>& duplicates) {
     json::parse_options options;
     options.max_depth = max_depth;
     boost::system::error_code ec;
-    json::basic_parser<first_pass_handler> first_pass(options);
+    json::basic_parser<first_pass_handler> first_pass(options, body_depth);
     first_pass.write_some(false, text.data(), text.size(), ec);
     if (ec) {
         if (const auto& field = first_pass.handler().in_value_of) return messages::field_not_json(*field, ec.message());
         return messages::body_not_json(ec.message());
     }
-    if (first_pass.handler().duplicate) return messages::duplicate_field(*first_pass.handler().duplicate);
+    duplicates = std::move(first_pass.handler().duplicates);
     json::value parsed = json::parse(text, ec, {}, options);
     if (ec) return messages::body_not_json(ec.message());
-    if (!parsed.is_object()) return messages::body_not_object();
-    for (const auto& field : parsed.get_object()) {
+    return parsed;
+}
+
+// VALIDATION_ERROR naming the first field of `body` a caller may not set: only the writable
+// fields may be there, and onboarding_stage if `stage_writable` (on PATCH, not on create);
+// `allowed` lists them for the message.
+result<void> check_fields(const json::object& body, bool stage_writable, std::string_view allowed) {
+    for (const auto& field : body) {
         const bool is_stage = field.key() == "onboarding_stage";
         if (is_read_only(field.key()) || (is_stage && !stage_writable)) return messages::read_only_field(field.key());
         if (!is_writable(field.key()) && !is_stage) return messages::unknown_field(field.key(), allowed);
     }
-    return parsed;
+    return {};
+}
+
+// A body (or a batch's create body, `duplicate` its first repeated key if any) as a JSON object
+// whose every field a caller may set, as check_fields says; otherwise VALIDATION_ERROR naming
+// the first defect.
+result<const json::object*> checked_object(const json::value& body, const std::string* duplicate,
+                                           bool stage_writable, std::string_view allowed) {
+    if (duplicate) return messages::duplicate_field(*duplicate);
+    if (!body.is_object()) return messages::body_not_object();
+    if (auto checked = check_fields(body.get_object(), stage_writable, allowed); !checked) return checked.error();
+    return &body.get_object();
 }
 
 // The string in `body[field]`: nullopt if absent or null, an error if of another type.
@@ -219,6 +249,28 @@ result<std::optional<std::string>> optional_string(const json::object& body, std
     if (!value || value->is_null()) return std::optional<std::string>{};
     if (const auto* s = value->if_string()) return std::optional<std::string>(*s);
     return messages::invalid_field_json(field, requirement, json::serialize(*value));
+}
+
+// The create request in `value`, a create body whose first repeated key is `duplicate`, if any.
+result<new_user> new_user_from(const json::value& value, const std::string* duplicate) {
+    const auto checked = checked_object(value, duplicate, false, create_fields);
+    if (!checked) return checked.error();
+    const json::object& body = **checked;
+    new_user request;
+    const auto* external_id = body.if_contains("external_user_id");
+    if (!external_id || external_id->is_null()) return messages::missing_field("external_user_id");
+    if (!external_id->is_string())
+        return messages::invalid_field_json("external_user_id", "must be a string",
+                                            json::serialize(*external_id));
+    request.external_user_id = external_id->get_string();
+
+    for (const auto& [field, member] : writable_fields) {
+        if (!member) continue;  // external_user_id, read above
+        auto value = optional_string(body, field, "must be a string or null");
+        if (!value) return value.error();
+        request.*member = std::move(*value);
+    }
+    return request;
 }
 
 }  // namespace
@@ -260,6 +312,24 @@ void append_list_body(std::string& out, const user_page& page) {
     out.append(page.has_more ? R"(],"has_more":true})" : R"(],"has_more":false})");
 }
 
+void append_batch_body(std::string& out, const std::vector<result<user>>& answers) {
+    out.append(R"({"object":"list","data":[)");
+    for (std::size_t i = 0; i < answers.size(); ++i) {
+        if (i) out += ',';
+        out.append(R"({"status":)");
+        if (answers[i]) {
+            out.append(R"(201,"object":"user","data":)");
+            append_user_object(out, *answers[i]);
+        } else {
+            json_text::append_number(out, http_status(answers[i].error().code));
+            out += ',';
+            append_error_member(out, answers[i].error());
+        }
+        out += '}';
+    }
+    out.append("]}");
+}
+
 result<new_user> parse_new_user(std::string_view text) {
     json::parse_options options;
     options.max_depth = max_depth;
@@ -270,31 +340,37 @@ result<new_user> parse_new_user(std::string_view text) {
     if (!ec && read == text.size() && one_pass.handler().complete()) return std::move(one_pass.handler().request);
 
     // Not a plain create body: read it again, in full, to name what is wrong with it.
-    const auto parsed = read_body(text, false, create_fields);
+    std::map<std::size_t, std::string> duplicates;
+    const auto parsed = read_json(text, 1, duplicates);
     if (!parsed) return parsed.error();
-    const json::object& body = parsed->get_object();
+    return new_user_from(*parsed, duplicates.empty() ? nullptr : &duplicates.begin()->second);
+}
 
-    new_user request;
-    const auto* external_id = body.if_contains("external_user_id");
-    if (!external_id || external_id->is_null()) return messages::missing_field("external_user_id");
-    if (!external_id->is_string())
-        return messages::invalid_field_json("external_user_id", "must be a string",
-                                            json::serialize(*external_id));
-    request.external_user_id = external_id->get_string();
-
-    for (const auto& [field, member] : writable_fields) {
-        if (!member) continue;  // external_user_id, read above
-        auto value = optional_string(body, field, "must be a string or null");
-        if (!value) return value.error();
-        request.*member = std::move(*value);
+result<std::vector<result<new_user>>> parse_batch(std::string_view text, std::size_t max_users) {
+    std::map<std::size_t, std::string> duplicates;
+    const auto parsed = read_json(text, 3, duplicates);
+    if (!parsed) return parsed.error();
+    const auto* body = parsed->if_object();
+    const auto* users = body && body->size() == 1 ? body->if_contains("users") : nullptr;
+    if (!users || !users->is_array() || users->get_array().empty() || users->get_array().size() > max_users)
+        return messages::batch_shape(max_users);
+    std::vector<result<new_user>> requests;
+    requests.reserve(users->get_array().size());
+    for (std::size_t i = 0; i < users->get_array().size(); ++i) {
+        const auto duplicate = duplicates.find(i);
+        requests.push_back(new_user_from(users->get_array()[i], duplicate == duplicates.end() ? nullptr : &duplicate->second));
     }
-    return request;
+    return requests;
 }
 
 result<user_patch> parse_user_patch(std::string_view text) {
-    const auto parsed = read_body(text, true, patch_fields);
+    std::map<std::size_t, std::string> duplicates;
+    const auto parsed = read_json(text, 1, duplicates);
     if (!parsed) return parsed.error();
-    const json::object& body = parsed->get_object();
+    const auto checked = checked_object(*parsed, duplicates.empty() ? nullptr : &duplicates.begin()->second, true,
+                                        patch_fields);
+    if (!checked) return checked.error();
+    const json::object& body = **checked;
     user_patch patch;
     // A field that can be changed but not cleared: a string, never null.
     const auto required_string = [&body](std::string_view field) -> result<std::optional<std::string>> {
