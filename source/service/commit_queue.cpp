@@ -30,6 +30,14 @@ error failed_write(const error& e) {
     return e.code == errc::unavailable ? messages::store_unavailable() : messages::internal();
 }
 
+// Gives `pending` its answer, its key's claim released first: the key's answer is kept by now,
+// so a retry that comes as soon as the client has the answer finds it.
+template <class Pending, class Answer>
+void answer_and_release(Pending& pending, Answer answer) {
+    pending.keyed.reset();
+    pending.done(std::move(answer));
+}
+
 // Adds to `kept` the answer `keyed` keeps of `answer`, if any.
 template <class Answer>
 void keep(const keyed_write<Answer>& keyed, const Answer& answer, std::vector<encoding::kept_record>& kept) {
@@ -134,7 +142,7 @@ void commit_queue::commit(std::vector<pending_create>& batch) {
     batch_sizes_.observe(static_cast<double>(users.size()));
     if (!stored)
         for (std::size_t k = 0; k < users.size(); ++k) answer(k) = failed_write(stored.error());
-    for (std::size_t b = 0; b < batch.size(); ++b) batch[b].done(std::move(answers[b]));
+    for (std::size_t b = 0; b < batch.size(); ++b) answer_and_release(batch[b], std::move(answers[b]));
 }
 
 namespace {
@@ -225,7 +233,7 @@ void commit_queue::update(std::vector<pending_update>& batch) {
                 const bool changed = a && std::ranges::any_of(changes, [&a](const auto& c) { return c.after.id == a->id; });
                 if (changed || batch[i].keyed) a = failed_write(written.error());
             }
-    for (std::size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(answers[i]));
+    for (std::size_t i = 0; i < batch.size(); ++i) answer_and_release(batch[i], std::move(answers[i]));
 }
 
 void commit_queue::remove(std::vector<pending_remove>& batch) {
@@ -255,7 +263,7 @@ void commit_queue::remove(std::vector<pending_remove>& batch) {
         if (auto written = store_.remove(found, kept); !written)
             for (std::size_t i = 0; i < batch.size(); ++i)
                 if (answers[i] || batch[i].keyed) answers[i] = failed_write(written.error());
-    for (std::size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(answers[i]));
+    for (std::size_t i = 0; i < batch.size(); ++i) answer_and_release(batch[i], std::move(answers[i]));
 }
 
 }  // namespace ozzie
