@@ -133,14 +133,14 @@ public:
         if (!method_allowed(match.which, req_.method)) {
             const auto allowed = allowed_methods(match.which);
             set_error(res_, messages::method_not_allowed(req_.method_string, path(), allowed));
-            co_return res_.set("Allow", std::string(allowed));
+            co_return res_.set("Allow", allowed);
         }
         const auto client = credentials_.authenticate(context_.clients, req_.authorization);
         if (!client) co_return set_error(res_, messages::unauthorized());
         outcome_.client_id = *client;
-        // A batch costs a token per user, taken once it is read.
-        if (match.which == route::batch) co_return co_await create_batch(*client);
+        // Every request costs a token; a batch one more for each user past its first, once read.
         if (!take_tokens(*client, 1)) co_return;
+        if (match.which == route::batch) co_return co_await create_batch(*client);
         if (match.which == route::users) {
             if (req_.method == http::verb::post) co_return co_await create_user(*client);
             co_return list_users(*client);
@@ -188,7 +188,7 @@ private:
             res_.status = static_cast<http::status>(answer->status);
             res_.body = std::move(answer->body);
             for (auto& [name, value] : answer->headers)
-                if (const auto known = kept_header_name(name); !known.empty()) res_.set(known, std::move(value));
+                if (const auto known = kept_header_name(name); !known.empty()) res_.set(known, value);
             res_.set("Idempotent-Replayed", "true");
             return std::nullopt;
         }
@@ -225,7 +225,7 @@ private:
         if (answered) co_return;
         auto requests = parse_batch(req_.body, user_service::max_batch_users);
         if (!requests) co_return set_error(res_, requests.error());
-        if (!take_tokens(client_id, static_cast<double>(requests->size()))) co_return;
+        if (requests->size() > 1 && !take_tokens(client_id, static_cast<double>(requests->size() - 1))) co_return;
         const auto created = co_await on_writer<answers>([&](auto done) {
             std::optional<keyed_write<std::vector<result<user>>>> keyed;
             if (claim) keyed = keeping<std::vector<result<user>>>(std::move(*claim), render_batch);
@@ -273,7 +273,7 @@ private:
             if (if_none_match_names(req_.if_none_match, tag)) {
                 res_.status = http::status::not_modified;
                 res_.body.clear();
-                return res_.set("ETag", std::move(tag));
+                return res_.set("ETag", tag);
             }
         }
         render_user(res_, http::status::ok, *found);

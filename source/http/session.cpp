@@ -165,9 +165,9 @@ awaitable<> serve(Stream& stream, session_registry::entry& entry, const request_
         if (!ec && !refused) {
             // Beast checks a chunked body against the route's limit as it comes; a Content-Length
             // is checked here.
-            parser.body_limit(body_limit());
-            if (parser.content_length() && *parser.content_length() > body_limit())
-                refused = messages::payload_too_large(body_limit());
+            const auto limit = body_limit();
+            parser.body_limit(limit);
+            if (parser.content_length() && *parser.content_length() > limit) refused = messages::payload_too_large(limit);
         }
         if (!ec && !refused && beast::iequals(req.expect, "100-continue")) {
             static constexpr std::string_view go_on = "HTTP/1.1 100 Continue\r\n\r\n";

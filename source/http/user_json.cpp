@@ -50,15 +50,13 @@ public:
 
     // The first key repeated in each create body that has one, by the body's index.
     std::map<std::size_t, std::string> duplicates;
+    std::optional<std::string> top_duplicate;  // the first key repeated in the top-level object
     std::optional<std::string> in_value_of;  // the top-level field whose value is being read
 
     bool on_document_begin(json::error_code&) { return true; }
     bool on_document_end(json::error_code&) { return true; }
     bool on_object_begin(json::error_code&) {
-        if (++depth_ == body_depth_) {
-            ++bodies_;
-            seen_.clear();
-        }
+        if (++depth_ == body_depth_) seen_.clear();
         return true;
     }
     bool on_object_end(std::size_t, json::error_code&) {
@@ -80,9 +78,14 @@ public:
     bool on_key(json::string_view part, std::size_t, json::error_code&) {
         if (depth_ != 1 && depth_ != body_depth_) return true;
         key_.append(part);
-        if (depth_ == 1) in_value_of = key_;
+        if (depth_ == 1) {
+            in_value_of = key_;
+            if (std::find(top_seen_.begin(), top_seen_.end(), key_) != top_seen_.end() && !top_duplicate)
+                top_duplicate = key_;
+            top_seen_.push_back(key_);
+        }
         if (depth_ == body_depth_) {
-            if (std::find(seen_.begin(), seen_.end(), key_) != seen_.end()) duplicates.try_emplace(bodies_ - 1, key_);
+            if (std::find(seen_.begin(), seen_.end(), key_) != seen_.end()) duplicates.try_emplace(elements_, key_);
             seen_.push_back(key_);
         }
         key_.clear();
@@ -100,17 +103,20 @@ public:
     bool on_comment(json::string_view, json::error_code&) { return true; }
 
 private:
-    // A value ended; if it was a top-level field's, no field is being read any more.
+    // A value ended; if it was a top-level field's, no field is being read any more; if it was an
+    // element of the array of create bodies (or the body itself), the next element begins.
     bool value_done() {
         if (depth_ == 1) in_value_of.reset();
+        if (depth_ + 1 == body_depth_) ++elements_;
         return true;
     }
 
     std::size_t body_depth_;
     std::size_t depth_ = 0;
-    std::size_t bodies_ = 0;  // create bodies begun
+    std::size_t elements_ = 0;  // the index of the create body being read
     std::string key_;
     std::vector<std::string> seen_;  // the keys of the current create body
+    std::vector<std::string> top_seen_;  // the keys of the top-level object
 };
 
 // The create bodies clients send: an object of known writable fields, each once, with string
@@ -202,7 +208,8 @@ bool is_writable(std::string_view key) {
 }
 
 // The body as JSON, its create bodies at `body_depth` (see first_pass_handler) with the keys
-// each repeats. VALIDATION_ERROR if it is not JSON.
+// each repeats. VALIDATION_ERROR if it is not JSON, or if a batch (body_depth 3) repeats a
+// top-level key.
 result<json::value> read_json(std::string_view text, std::size_t body_depth, std::map<std::size_t, std::string>& duplicates) {
     json::parse_options options;
     options.max_depth = max_depth;
@@ -210,9 +217,13 @@ result<json::value> read_json(std::string_view text, std::size_t body_depth, std
     json::basic_parser<first_pass_handler> first_pass(options, body_depth);
     first_pass.write_some(false, text.data(), text.size(), ec);
     if (ec) {
-        if (const auto& field = first_pass.handler().in_value_of) return messages::field_not_json(*field, ec.message());
+        // In a create body, the field whose value is not JSON is named (a batch is one field).
+        if (const auto& field = first_pass.handler().in_value_of; field && body_depth == 1)
+            return messages::field_not_json(*field, ec.message());
         return messages::body_not_json(ec.message());
     }
+    if (body_depth != 1 && first_pass.handler().top_duplicate)
+        return messages::duplicate_field(*first_pass.handler().top_duplicate);
     duplicates = std::move(first_pass.handler().duplicates);
     json::value parsed = json::parse(text, ec, {}, options);
     if (ec) return messages::body_not_json(ec.message());
@@ -357,8 +368,12 @@ result<std::vector<result<new_user>>> parse_batch(std::string_view text, std::si
     std::vector<result<new_user>> requests;
     requests.reserve(users->get_array().size());
     for (std::size_t i = 0; i < users->get_array().size(); ++i) {
+        const auto& element = users->get_array()[i];
         const auto duplicate = duplicates.find(i);
-        requests.push_back(new_user_from(users->get_array()[i], duplicate == duplicates.end() ? nullptr : &duplicate->second));
+        if (!element.is_object())
+            requests.emplace_back(messages::batch_element_not_object(i));
+        else
+            requests.push_back(new_user_from(element, duplicate == duplicates.end() ? nullptr : &duplicate->second));
     }
     return requests;
 }

@@ -218,4 +218,10 @@ error batch_shape(std::size_t max_users) {
                                         " create bodies, each as POST /v1/users takes it."};
 }
 
+error batch_element_not_object(std::size_t index) {
+    return {errc::validation_error, "Element " + std::to_string(index) +
+                                        " of 'users' must be a JSON object, a create body such as "
+                                        "{\"external_user_id\": \"usr_8821\"}."};
+}
+
 }  // namespace ozzie::messages

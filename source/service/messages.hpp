@@ -57,5 +57,6 @@ error idempotency_key_reused(std::string_view key);
 error idempotency_key_in_use(std::string_view key);
 // A POST /v1/users/batch body that is not {"users":[1 to `max_users` objects]}.
 error batch_shape(std::size_t max_users);
+error batch_element_not_object(std::size_t index);
 
 }  // namespace ozzie::messages

@@ -79,7 +79,8 @@ result<std::variant<idempotency_claim, kept_answer>> user_service::claim_idempot
     if (!claim) return messages::idempotency_key_in_use(key);
     auto kept = impl_->store.find_kept(client_id, key);
     if (!kept && kept.error().code != errc::not_found) return messages::internal();
-    const bool expired = kept && kept->created_at + impl_->idempotency_ttl < std::chrono::system_clock::now();
+    const bool expired =
+        kept && encoding::kept_expired(kept->created_at, impl_->idempotency_ttl, std::chrono::system_clock::now());
     if (!kept || expired) return std::move(*claim);
     if (kept->fingerprint != fingerprint) return messages::idempotency_key_reused(key);
     return std::move(kept->answer);

@@ -80,5 +80,11 @@ std::string kept_value(const kept_record& r);
 std::optional<kept_record> decode_kept(std::string_view client_id, std::string_view key, std::string_view value);
 // Only the created_at of such a value, read at its fixed offset; nullopt if it is too short.
 std::optional<std::chrono::sys_seconds> kept_created_at(std::string_view value) noexcept;
+// Whether an answer kept at `created_at` has lived its `ttl` by `now`. created_at is in whole
+// seconds, rounded down: the answer counts as kept a second later, so it lives at least `ttl`.
+inline bool kept_expired(std::chrono::sys_seconds created_at, std::chrono::seconds ttl,
+                         std::chrono::system_clock::time_point now) noexcept {
+    return now >= created_at + ttl + std::chrono::seconds(1);
+}
 
 }  // namespace ozzie::encoding

@@ -52,7 +52,7 @@ public:
 
     bool Filter(int, const rocksdb::Slice&, const rocksdb::Slice& value, std::string*, bool*) const override {
         const auto created = encoding::kept_created_at(value.ToStringView());
-        return created && *created + ttl_ < std::chrono::system_clock::now();
+        return created && encoding::kept_expired(*created, ttl_, std::chrono::system_clock::now());
     }
     const char* Name() const override { return "ozzie.expired_answers"; }
 

@@ -497,8 +497,7 @@ BOOST_AUTO_TEST_CASE(each_create_body_is_read_as_a_single_create) {
         R"({"external_user_id":"d","name":"x","name":"y"})",
         R"({"external_user_id":7})",
         R"({"name":"no id"})",
-        R"("just a string")",
-        R"([{"external_user_id":"e"}])",
+        R"({"external_user_id":"g","email":"x","email":"y"})",
         R"({"external_user_id":"f","onboarding_stage":"active"})",
     };
     std::string batch = R"({"users":[)";
@@ -525,6 +524,25 @@ BOOST_AUTO_TEST_CASE(each_create_body_is_read_as_a_single_create) {
     }
 }
 
+// An element that is not an object is that element's error; the elements after it keep their
+// places (a repeated key is found in the right one).
+BOOST_AUTO_TEST_CASE(an_element_that_is_not_an_object_is_its_own_error) {
+    const auto parsed = ozzie::parse_batch(
+        R"({"users":["x",7,[{"a":1,"a":2}],{"external_user_id":"c1","external_user_id":"c2"},null,{"external_user_id":"ok"}]})",
+        1000);
+    BOOST_REQUIRE_MESSAGE(parsed.has_value(), message(parsed));
+    BOOST_REQUIRE(parsed->size() == 6u);
+    for (const std::size_t i : {0u, 1u, 2u, 4u}) {
+        BOOST_TEST(outcome((*parsed)[i]) == "VALIDATION_ERROR");
+        BOOST_TEST(message((*parsed)[i]) == "Element " + std::to_string(i) +
+                                                " of 'users' must be a JSON object, a create body such as "
+                                                "{\"external_user_id\": \"usr_8821\"}.");
+    }
+    BOOST_TEST(message((*parsed)[3]) == "Field 'external_user_id' appears more than once. Send each field once.");
+    BOOST_REQUIRE((*parsed)[5].has_value());
+    BOOST_TEST((*parsed)[5]->external_user_id == "ok");
+}
+
 // Anything but {"users":[1 to max bodies]} is refused whole.
 BOOST_AUTO_TEST_CASE(a_body_of_another_shape_is_refused_whole) {
     for (const std::string body :
@@ -544,6 +562,10 @@ BOOST_AUTO_TEST_CASE(a_body_of_another_shape_is_refused_whole) {
         BOOST_TEST(contains(message(parsed), "valid JSON"), body);
     }
     BOOST_TEST(ozzie::parse_batch(R"({"users":[{"external_user_id":"a"},{"external_user_id":"b"}]})", 2).has_value());
+    // "users" twice would be collapsed into one by a JSON reader: refused instead.
+    const auto twice = ozzie::parse_batch(R"({"users":[{"external_user_id":"a"}],"users":[{"external_user_id":"b"}]})", 2);
+    BOOST_TEST(outcome(twice) == "VALIDATION_ERROR");
+    BOOST_TEST(contains(message(twice), "Field 'users' appears more than once"));
 }
 
 // Every answer in order, with its status: a user as a single create's data, an error as the
