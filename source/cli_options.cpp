@@ -61,6 +61,8 @@ po::options_description command_line_options() {
          "true: fsync the WAL before acknowledging a create, change or delete; false: write it only (survives a "
          "process crash, not a power loss)")
         ("body-limit", po::value<std::size_t>()->default_value(defaults.body_limit), "largest request body in bytes; larger gets 413")
+        ("batch-body-limit", po::value<std::size_t>()->default_value(defaults.batch_body_limit), "largest body of POST /v1/users/batch in bytes; larger gets 413")
+        ("idempotency-ttl", po::value<double>()->default_value(86400), "seconds the answer of a write made with an Idempotency-Key is kept for its retries (at least 1)")
         ("header-limit", po::value<std::size_t>()->default_value(defaults.header_limit), "largest request line and headers in bytes; larger gets 431")
         ("request-timeout", po::value<double>()->default_value(seconds(defaults.request_timeout)), "seconds a client has to send a whole request")
         ("idle-timeout", po::value<double>()->default_value(seconds(defaults.idle_timeout)), "seconds an idle keep-alive connection stays open")
@@ -130,6 +132,10 @@ std::variant<run_options, print_and_exit> parse_command_line(int argc, const cha
     run.store.data_dir = values["data-dir"].as<std::string>();
     run.store.sync = values["sync"].as<bool>();
     run.server.body_limit = values["body-limit"].as<std::size_t>();
+    run.server.batch_body_limit = values["batch-body-limit"].as<std::size_t>();
+    const double ttl = values["idempotency-ttl"].as<double>();
+    if (!(ttl >= 1 && ttl <= 365 * 86400)) throw std::runtime_error("--idempotency-ttl must be 1 second to 365 days");
+    run.store.idempotency_ttl = std::chrono::seconds(static_cast<std::int64_t>(ttl));
     run.server.header_limit = values["header-limit"].as<std::size_t>();
     run.server.request_timeout = timeout(values, "request-timeout");
     run.server.idle_timeout = timeout(values, "idle-timeout");
@@ -137,8 +143,9 @@ std::variant<run_options, print_and_exit> parse_command_line(int argc, const cha
     run.server.max_connections = values["max-connections"].as<std::size_t>();
     run.server.rate_limit = values["rate-limit"].as<double>();
     run.server.rate_burst = values["rate-burst"].as<double>();
-    if (run.server.body_limit == 0 || run.server.header_limit < 256 || run.server.header_limit > (1u << 30))
-        throw std::runtime_error("--body-limit must be positive and --header-limit 256 bytes to 1 GiB");
+    if (run.server.body_limit == 0 || run.server.batch_body_limit == 0 || run.server.header_limit < 256 ||
+        run.server.header_limit > (1u << 30))
+        throw std::runtime_error("--body-limit and --batch-body-limit must be positive and --header-limit 256 bytes to 1 GiB");
     if (run.server.max_connections == 0) throw std::runtime_error("--max-connections must be positive");
     if (!(run.server.rate_limit >= 0) || !(run.server.rate_burst >= 1))
         throw std::runtime_error("--rate-limit must be 0 or more and --rate-burst at least 1");

@@ -42,6 +42,9 @@ std::string_view code_name(errc e) noexcept {
     case errc::unavailable: return "SERVICE_UNAVAILABLE";
     case errc::http_version_not_supported: return "HTTP_VERSION_NOT_SUPPORTED";
     case errc::internal: return "INTERNAL_ERROR";
+    case errc::precondition_failed: return "PRECONDITION_FAILED";
+    case errc::idempotency_key_reused: return "IDEMPOTENCY_KEY_REUSED";
+    case errc::idempotency_key_in_use: return "IDEMPOTENCY_KEY_IN_USE";
     }
     return "INTERNAL_ERROR";
 }
@@ -61,6 +64,9 @@ unsigned http_status(errc e) noexcept {
     case errc::unavailable: return 503;
     case errc::http_version_not_supported: return 505;
     case errc::internal: return 500;
+    case errc::precondition_failed: return 412;
+    case errc::idempotency_key_reused: return 422;
+    case errc::idempotency_key_in_use: return 409;
     }
     return 500;
 }

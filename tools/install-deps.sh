@@ -7,6 +7,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev
   libboost-test1.81-dev libboost-url1.81-dev
   librocksdb-dev libssl-dev libspdlog-dev prometheus-cpp-dev libyaml-cpp-dev
+  libxxhash-dev  # entity tags (source/user.cpp)
   libvalijson-dev  # the schemas of docs/openapi.yaml in the HTTP tests (tests/support/openapi_check.cpp)
   clang-14 libclang-rt-14-dev  # the sanitizer and fuzzing builds (tools/test.sh)
   fiu-utils  # fault injection into the server's disk I/O (tests/crash/disk_fault_tests.cpp)

@@ -18,6 +18,9 @@ struct store_options {
     bool sync = true;
     // Size of the shared block cache for reads. Default 64 MiB.
     std::size_t block_cache_bytes = std::size_t{64} << 20;
+    // How long the answer of a write made with an idempotency key is kept for its retries; after
+    // that the key is new again, and its record is removed by the store's compactions. Default 24 h.
+    std::chrono::seconds idempotency_ttl{24 * 60 * 60};
 };
 
 struct server_options {
@@ -32,6 +35,9 @@ struct server_options {
     std::filesystem::path clients_file;
     // Largest request body accepted, in bytes; larger gets 413. Default 64 KiB.
     std::size_t body_limit = 64 * 1024;
+    // The same for POST /v1/users/batch, whose body holds up to 1000 creates. Default 4 MiB:
+    // 1000 creates with every field at its longest.
+    std::size_t batch_body_limit = 4 * 1024 * 1024;
     // Largest request line and header block, in bytes; larger gets 431. Default 8 KiB.
     std::size_t header_limit = 8 * 1024;
     // Time a client has to send a whole request (headers and body) from its first byte; slower

@@ -29,6 +29,10 @@ enum class errc {
                            // refuses writes after a disk fault; see Retry-After
     http_version_not_supported,  // 505 HTTP_VERSION_NOT_SUPPORTED: not HTTP/1.0 or HTTP/1.1
     internal,              // 500 INTERNAL_ERROR: storage or other server-side failure
+    precondition_failed,   // 412 PRECONDITION_FAILED: If-Match names no current version of the user
+    idempotency_key_reused,  // 422 IDEMPOTENCY_KEY_REUSED: the key was used for another request
+    idempotency_key_in_use,  // 409 IDEMPOTENCY_KEY_IN_USE: a request with the key is still being
+                             // processed; see Retry-After
 };
 
 // The Boost.System category of errc, so codes travel as boost::system::error_code too.

@@ -37,6 +37,11 @@ struct user {
     bool operator==(const user&) const = default;
 };
 
+// The user's strong entity tag (RFC 9110 8.8.3), e.g. "\"3f2a9c1e0b7d4a65\"": a 64-bit hash of
+// every field, so it changes whenever the user does (and is the same again only if every field is).
+// The API answers it as ETag and checks If-Match and If-None-Match against it.
+std::string entity_tag(const user& u);
+
 // How a request names one of the caller's users: by Ozzie id, or by its external_user_id.
 struct user_ref {
     enum class kind { id, external };

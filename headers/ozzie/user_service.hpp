@@ -9,7 +9,11 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <string>
 #include <string_view>
+#include <utility>
+#include <variant>
 #include <vector>
 
 namespace ozzie {
@@ -32,6 +36,45 @@ struct service_stats {
     bool store_writable = true;            // false while a disk fault makes it refuse writes
 };
 
+// The answer a write made with an idempotency key keeps for its retries: a response as the caller
+// rendered it (the HTTP server: status, headers, body), stored with the write's effect.
+struct kept_answer {
+    unsigned status = 0;
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string body;
+
+    bool operator==(const kept_answer&) const = default;
+};
+
+// A write under an idempotency key, from user_service::claim_idempotency_key until the write is
+// answered: meanwhile another request with the key is refused (IDEMPOTENCY_KEY_IN_USE). Released
+// when destroyed; move-only.
+class idempotency_claim {
+public:
+    idempotency_claim(idempotency_claim&&) noexcept;
+    idempotency_claim& operator=(idempotency_claim&&) noexcept;
+    ~idempotency_claim();
+
+    const std::string& client_id() const noexcept;
+    const std::string& key() const noexcept;
+    const std::string& fingerprint() const noexcept;
+
+    struct state;  // the claim's registry entry
+    explicit idempotency_claim(std::unique_ptr<state> s) noexcept;
+
+private:
+    std::unique_ptr<state> state_;
+};
+
+// What a write made with an idempotency key needs: its claim, and how to render the answer it
+// keeps. `keep` runs on the writer thread before the write, with the answer the write will give;
+// it returns nullopt for an answer not to keep (then a retry with the key is processed afresh).
+template <class Answer>
+struct keyed_write {
+    idempotency_claim claim;
+    std::function<std::optional<kept_answer>(const Answer&)> keep;
+};
+
 // Give it automatic or dynamic storage, not static: RocksDB's own statics are gone by the time
 // a static user_service would close the store at exit.
 class user_service {
@@ -39,6 +82,10 @@ public:
     using create_handler = std::function<void(result<user>)>;
     using update_handler = std::function<void(result<user>)>;
     using remove_handler = std::function<void(result<void>)>;
+    using batch_handler = std::function<void(result<std::vector<result<user>>>)>;
+
+    // The most creates one batch may hold.
+    static constexpr std::size_t max_batch_users = 1000;
 
     // Opens (or creates) the store in options.data_dir and starts the writer thread.
     // Throws std::runtime_error if the store cannot be opened.
@@ -53,10 +100,36 @@ public:
     // the stored user (durable by the store's sync policy), CONFLICT, or SERVICE_UNAVAILABLE if
     // the disk failed (the user is not created; the store takes writes again by itself once
     // the fault clears, so retry after a second). Never blocks on I/O.
-    void async_create(std::string_view client_id, new_user request, create_handler done);
+    // With `keyed`, its kept answer is written in the same atomic write as the user.
+    void async_create(std::string_view client_id, new_user request, create_handler done,
+                      std::optional<keyed_write<result<user>>> keyed = std::nullopt);
 
     // async_create, waiting for the answer. Blocks the calling thread until it is durable.
     result<user> create(std::string_view client_id, new_user request);
+
+    // Creates each of `requests` as async_create would, all in one group commit (one atomic
+    // write, one WAL sync), and answers each in order: the user, CONFLICT (its external_user_id
+    // is taken, also by an earlier request of the batch), VALIDATION_ERROR, or the write's
+    // failure. A request that is an error already (one the caller could not parse) is answered
+    // with that error in its place. `done` is called exactly once: at once on the calling thread
+    // with VALIDATION_ERROR if `requests` does not hold 1 to max_batch_users, otherwise on the
+    // writer thread. With `keyed`, its kept answer is written in the same write.
+    void async_create_batch(std::string_view client_id, std::vector<result<new_user>> requests, batch_handler done,
+                            std::optional<keyed_write<std::vector<result<user>>>> keyed = std::nullopt);
+
+    // Claims the caller's idempotency key `key` (1 to 255 printable ASCII characters) for a write
+    // whose request has `fingerprint` (e.g. a digest of method, target and body). Answers:
+    // - a claim, to give to the write: the key is new (or its kept answer has expired);
+    // - the answer kept for the key, if it was used before for a request with this fingerprint:
+    //   answer it again, and write nothing;
+    // - VALIDATION_ERROR for a malformed key; IDEMPOTENCY_KEY_REUSED if the key was used for a
+    //   request with another fingerprint; IDEMPOTENCY_KEY_IN_USE while a write holding the key is
+    //   under way (only known in memory: after a restart, a key whose write never completed is
+    //   simply new); INTERNAL_ERROR if the store fails.
+    // Kept answers live store_options::idempotency_ttl, across restarts.
+    result<std::variant<idempotency_claim, kept_answer>> claim_idempotency_key(std::string_view client_id,
+                                                                               std::string_view key,
+                                                                               std::string_view fingerprint);
 
     // The user with Ozzie id `id`. NOT_FOUND if there is none (a malformed id is simply not
     // found); FORBIDDEN if it belongs to another client.
@@ -72,9 +145,13 @@ public:
     // calling thread with VALIDATION_ERROR for a field that breaks the create rules, or later on
     // the writer thread with the user as changed, VALIDATION_ERROR (onboarding_stage moved
     // backwards), NOT_FOUND, FORBIDDEN, CONFLICT (the new external_user_id is another of the
-    // client's users'), or SERVICE_UNAVAILABLE if the disk failed (nothing changed). An empty
-    // patch changes nothing and answers the user. Goes through the writer with the creates.
-    void async_update(std::string_view client_id, user_ref ref, user_patch patch, update_handler done);
+    // client's users'), PRECONDITION_FAILED (`if_match`, an If-Match field value, names no
+    // entity_tag of the user as it stands), or SERVICE_UNAVAILABLE if the disk failed (nothing
+    // changed). An empty patch changes nothing and answers the user. Goes through the writer
+    // with the creates. With `keyed`, its kept answer is written in the same write as the change.
+    void async_update(std::string_view client_id, user_ref ref, user_patch patch, update_handler done,
+                      std::optional<std::string> if_match = std::nullopt,
+                      std::optional<keyed_write<result<user>>> keyed = std::nullopt);
 
     // async_update, waiting for the answer.
     result<user> update(std::string_view client_id, user_ref ref, user_patch patch);
@@ -87,9 +164,13 @@ public:
     // Removes the caller's user named by `ref`: its record and its index entry go in one write,
     // durable by the store's sync policy, and its external_user_id is free for a new create at
     // once. `done` is called exactly once, on the writer thread: success, NOT_FOUND, FORBIDDEN
-    // (an Ozzie id of another client's user), or SERVICE_UNAVAILABLE if the disk failed (nothing
-    // removed). Goes through the writer with the creates, so the two never race.
-    void async_remove(std::string_view client_id, user_ref ref, remove_handler done);
+    // (an Ozzie id of another client's user), PRECONDITION_FAILED (`if_match` as for
+    // async_update), or SERVICE_UNAVAILABLE if the disk failed (nothing removed). Goes through
+    // the writer with the creates, so the two never race. With `keyed`, its kept answer is
+    // written in the same write.
+    void async_remove(std::string_view client_id, user_ref ref, remove_handler done,
+                      std::optional<std::string> if_match = std::nullopt,
+                      std::optional<keyed_write<result<void>>> keyed = std::nullopt);
 
     // async_remove, waiting for the answer.
     result<void> remove(std::string_view client_id, user_ref ref);

@@ -41,7 +41,7 @@ void handle_admin_request(const request& req, user_service& service, const http_
     const auto allowed = [&](http::verb method, std::string_view allow) {
         if (req.method == method) return true;
         set_error(res, messages::method_not_allowed(req.method_string, path, allow));
-        res.set("Allow", std::string(allow));
+        res.set("Allow", allow);
         return false;
     };
     if (path == "/healthz") {

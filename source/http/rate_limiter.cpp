@@ -12,7 +12,7 @@ rate_limiter::rate_limiter(const std::vector<std::string_view>& clients, double 
         buckets_.emplace(client, std::make_unique<bucket>(burst_, clock::now()));
 }
 
-std::optional<std::chrono::seconds> rate_limiter::take(std::string_view client, clock::time_point now) {
+std::optional<std::chrono::seconds> rate_limiter::take(std::string_view client, clock::time_point now, double cost) {
     const auto found = buckets_.find(client);
     if (found == buckets_.end()) return std::nullopt;
     bucket& b = *found->second;
@@ -22,11 +22,12 @@ std::optional<std::chrono::seconds> rate_limiter::take(std::string_view client, 
         b.tokens = std::min(burst_, b.tokens + elapsed * per_second_);
         b.refilled = now;
     }
-    if (b.tokens >= 1) {
-        b.tokens -= 1;
+    cost = std::min(cost, burst_);  // or a batch larger than the burst would never pass
+    if (b.tokens >= cost) {
+        b.tokens -= cost;
         return std::nullopt;
     }
-    const double wait = (1 - b.tokens) / per_second_;
+    const double wait = (cost - b.tokens) / per_second_;
     return std::chrono::seconds(std::max<long long>(1, static_cast<long long>(std::ceil(wait))));
 }
 

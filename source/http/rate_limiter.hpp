@@ -21,10 +21,11 @@ public:
     // registry) must outlive the limiter, as the server's per-thread context ensures.
     rate_limiter(const std::vector<std::string_view>& clients, double per_second, double burst);
 
-    // Takes a token from `client`'s bucket. nullopt if there was one; otherwise the whole seconds
-    // (at least 1) until there will be. Thread-safe; clients not given at construction are not
-    // limited.
-    std::optional<std::chrono::seconds> take(std::string_view client, clock::time_point now);
+    // Takes `cost` tokens (a request: 1; a batch: one per user, at most the burst) from
+    // `client`'s bucket. nullopt if there were as many; otherwise the whole seconds (at least 1)
+    // until there will be, and none is taken. Thread-safe; clients not given at construction are
+    // not limited.
+    std::optional<std::chrono::seconds> take(std::string_view client, clock::time_point now, double cost = 1);
 
 private:
     struct bucket {

@@ -13,6 +13,11 @@ void request::clear() noexcept {
     authorization.clear();
     expect.clear();
     request_id.clear();
+    idempotency_key.clear();
+    if_match.clear();
+    if_none_match.clear();
+    idempotency_key_count = 0;
+    has_if_match = has_if_none_match = false;
     host_count = content_length_count = transfer_encoding_count = 0;
     body.clear();
 }
@@ -29,6 +34,12 @@ void request_parser::on_request_impl(http::verb method, beast::string_view metho
 
 void request_parser::on_field_impl(http::field name, beast::string_view name_string, beast::string_view value,
                                    beast::error_code&) {
+    // A list header's lines are one list.
+    const auto join = [](std::string& list, bool& seen, beast::string_view value) {
+        if (seen) list.append(", ");
+        list.append(value.data(), value.size());
+        seen = true;
+    };
     // Only the first of each header counts, as for Beast's message[field].
     const auto keep_first = [value](std::string& kept, bool& seen) {
         if (!seen) kept.assign(value.data(), value.size());
@@ -42,8 +53,12 @@ void request_parser::on_field_impl(http::field name, beast::string_view name_str
     case http::field::expect: keep_first(req_.expect, seen_expect_); break;
     case http::field::content_length: ++req_.content_length_count; break;
     case http::field::transfer_encoding: ++req_.transfer_encoding_count; break;
+    case http::field::if_match: join(req_.if_match, req_.has_if_match, value); break;
+    case http::field::if_none_match: join(req_.if_none_match, req_.has_if_none_match, value); break;
     case http::field::unknown:
         if (beast::iequals(name_string, "X-Request-Id")) keep_first(req_.request_id, seen_request_id_);
+        else if (beast::iequals(name_string, "Idempotency-Key") && req_.idempotency_key_count++ == 0)
+            req_.idempotency_key.assign(value.data(), value.size());
         break;
     default: break;
     }

@@ -23,6 +23,13 @@ struct request {
     std::string authorization;
     std::string expect;
     std::string request_id;  // X-Request-Id
+    std::string idempotency_key;  // Idempotency-Key
+    // If-Match and If-None-Match: lists, so their lines are joined with ", " (RFC 9110 5.3).
+    std::string if_match;
+    std::string if_none_match;
+    unsigned idempotency_key_count = 0;
+    bool has_if_match = false;
+    bool has_if_none_match = false;
     // How often the framing headers appeared (RFC 9112 checks).
     unsigned host_count = 0;
     unsigned content_length_count = 0;

@@ -20,17 +20,26 @@ void set_json(response& res, http::status status, std::string_view body) {
     res.body.assign(body);
 }
 
+void append_error_member(std::string& out, const error& e) {
+    out.append(R"("error":{"code":)");
+    json_text::append_string(out, code_name(e.code));
+    out.append(R"(,"message":)");
+    json_text::append_string(out, e.message);
+    out += '}';
+}
+
 void set_error(response& res, const error& e) {
     res.status = static_cast<http::status>(http_status(e.code));
     res.content_type = "application/json";
-    res.body.assign(R"({"error":{"code":)");
-    json_text::append_string(res.body, code_name(e.code));
-    res.body.append(R"(,"message":)");
-    json_text::append_string(res.body, e.message);
-    res.body.append("}}");
+    res.body.clear();
+    res.body += '{';
+    append_error_member(res.body, e);
+    res.body += '}';
     if (e.code == errc::unauthorized) res.set("WWW-Authenticate", "Bearer");
     // Every 503 (connection limit, a store refusing writes, not ready) passes within seconds.
     if (e.code == errc::unavailable) res.set("Retry-After", "1");
+    // The request holding the key is answered within the time of one commit.
+    if (e.code == errc::idempotency_key_in_use) res.set("Retry-After", "1");
 }
 
 void serialize(const response& res, std::string_view request_id, std::string& out) {
@@ -41,8 +50,9 @@ void serialize(const response& res, std::string_view request_id, std::string& ou
     json_text::append_number(out, static_cast<unsigned>(res.status));
     const auto reason = http::obsolete_reason(res.status);
     out.append(" ").append(reason.data(), reason.size()).append("\r\n");
-    // A 204 has no content, and so no Content-Type or Content-Length (RFC 9110 8.6).
-    if (res.status != http::status::no_content) {
+    // A 204 has no content, and so no Content-Type or Content-Length (RFC 9110 8.6); a 304 has
+    // none either, and its Content-Length would have to be that of the 200 it stands for.
+    if (res.status != http::status::no_content && res.status != http::status::not_modified) {
         header("Content-Type", res.content_type);
         out.append("Content-Length: ");
         json_text::append_number(out, res.body.size());
@@ -54,7 +64,7 @@ void serialize(const response& res, std::string_view request_id, std::string& ou
     if (res.version == 11 && !res.keep_alive) header("Connection", "close");
     if (res.version == 10 && res.keep_alive) header("Connection", "keep-alive");
     out.append("\r\n");
-    if (!res.head) out.append(res.body);
+    if (!res.head && res.status != http::status::not_modified) out.append(res.body);
 }
 
 }  // namespace ozzie

@@ -13,6 +13,29 @@
 
 namespace ozzie {
 
+// Headers in order, names static strings. Cleared, the value strings keep their storage for the
+// next response: a header costs no allocation once a connection has sent it.
+class header_list {
+public:
+    using header = std::pair<std::string_view, std::string>;
+
+    void clear() noexcept { used_ = 0; }
+    void add(std::string_view name, std::string_view value) {
+        if (used_ == slots_.size()) slots_.emplace_back();
+        slots_[used_].first = name;
+        slots_[used_].second.assign(value);
+        ++used_;
+    }
+    std::vector<header>::const_iterator begin() const noexcept { return slots_.begin(); }
+    std::vector<header>::const_iterator end() const noexcept {
+        return slots_.begin() + static_cast<std::ptrdiff_t>(used_);
+    }
+
+private:
+    std::vector<header> slots_;
+    std::size_t used_ = 0;
+};
+
 // A response before it is written. A connection keeps one and refills it for each request
 // (reset), so its strings keep their capacity.
 struct response {
@@ -20,18 +43,22 @@ struct response {
     std::string_view content_type = "application/json";  // a static string
     std::string body;
     // Headers besides Content-Type, Content-Length, X-Request-Id and Connection, in order.
-    std::vector<std::pair<std::string_view, std::string>> headers;  // names are static strings
+    header_list headers;
     unsigned version = 11;
     bool keep_alive = true;
     bool head = false;  // a HEAD answer: Content-Length of `body`, but no body sent
 
     // For `req`: its version and keep-alive, HEAD or not; 200, no headers, an empty body.
     void reset(const request& req);
-    void set(std::string_view name, std::string value) { headers.emplace_back(name, std::move(value)); }
+    void set(std::string_view name, std::string_view value) { headers.add(name, value); }
 };
 
 // `res` with `status` and `body` as its JSON body.
 void set_json(response& res, http::status status, std::string_view body);
+
+// Appends "error":{"code":"...","message":"..."}, the member of the error envelope (and of a
+// batch's failed answers).
+void append_error_member(std::string& out, const error& e);
 
 // {"error":{"code":"...","message":"..."}} with the code's HTTP status; a 401 also carries
 // WWW-Authenticate, a 503 Retry-After: 1.

@@ -12,6 +12,7 @@ route_match match_route(std::string_view target) noexcept {
         }
     const std::string_view path = target.substr(0, target.find('?'));
     if (path == users) return {route::users, {}};
+    if (path == "/v1/users/batch") return {route::batch, {}};
     if (path.size() > users.size() + 1 && path.starts_with(users) && path[users.size()] == '/')
         return {route::user, path.substr(users.size() + 1)};
     return {};
@@ -21,6 +22,7 @@ std::string_view route_template(route r) noexcept {
     switch (r) {
     case route::users: return "/v1/users";
     case route::user: return "/v1/users/{user_id}";
+    case route::batch: return "/v1/users/batch";
     case route::none: break;
     }
     return "unmatched";
@@ -30,6 +32,7 @@ std::string_view allowed_methods(route r) noexcept {
     switch (r) {
     case route::users: return "GET, HEAD, POST";
     case route::user: return "GET, HEAD, PATCH, DELETE";
+    case route::batch: return "POST";
     case route::none: break;
     }
     return "";
@@ -41,6 +44,7 @@ bool method_allowed(route r, http::verb method) noexcept {
     case route::user:
         return method == http::verb::get || method == http::verb::head || method == http::verb::patch ||
                method == http::verb::delete_;
+    case route::batch: return method == http::verb::post;
     case route::none: break;
     }
     return false;

@@ -28,9 +28,9 @@ std::optional<unsigned> refused_version(std::string_view received) {
 
 // The answer to a request that could not be parsed (`received`: the bytes not yet consumed);
 // the connection closes after it.
-ozzie::error parse_failure(const beast::error_code& ec, std::string_view received,
-                           const server_options& options) {
-    if (ec == http::error::body_limit) return messages::payload_too_large(options.body_limit);
+ozzie::error parse_failure(const beast::error_code& ec, std::string_view received, const server_options& options,
+                           std::size_t body_limit) {
+    if (ec == http::error::body_limit) return messages::payload_too_large(body_limit);
     if (ec == http::error::header_limit) return messages::headers_too_large(options.header_limit);
     if (ec == http::error::bad_version)
         if (const auto version = refused_version(received))
@@ -137,7 +137,13 @@ awaitable<> serve(Stream& stream, session_registry::entry& entry, const request_
         const auto started = clock::now();
         request_parser parser(req);
         parser.header_limit(static_cast<std::uint32_t>(options.header_limit));
-        parser.body_limit(options.body_limit);
+        // Until the header says which route the request is for, the largest limit of any route.
+        parser.body_limit(std::max(options.body_limit, options.batch_body_limit));
+        // The body limit of the request's route, once its request line is read.
+        const auto body_limit = [&req, &options] {
+            const bool batch = req.method == http::verb::post && match_route(req.target).which == route::batch;
+            return batch ? options.batch_body_limit : options.body_limit;
+        };
         entry.deadline = started + options.request_timeout;
 
         // The header, then (once it passes) the body: parsed from what was read, reading more only
@@ -156,6 +162,13 @@ awaitable<> serve(Stream& stream, session_registry::entry& entry, const request_
         // header are exact.
         if (!ec && header_bytes > options.header_limit) refused = messages::headers_too_large(options.header_limit);
         if (!ec && !refused) refused = framing_error(req);
+        if (!ec && !refused) {
+            // Beast checks a chunked body against the route's limit as it comes; a Content-Length
+            // is checked here.
+            const auto limit = body_limit();
+            parser.body_limit(limit);
+            if (parser.content_length() && *parser.content_length() > limit) refused = messages::payload_too_large(limit);
+        }
         if (!ec && !refused && beast::iequals(req.expect, "100-continue")) {
             static constexpr std::string_view go_on = "HTTP/1.1 100 Continue\r\n\r\n";
             std::tie(ec, n) = co_await net::async_write(stream, net::buffer(go_on), net::as_tuple(use_awaitable));
@@ -168,7 +181,8 @@ awaitable<> serve(Stream& stream, session_registry::entry& entry, const request_
         if (is_disconnect(ec)) break;
         if (ec) {
             const auto unread = buffer.cdata();
-            refused = parse_failure(ec, {static_cast<const char*>(unread.data()), unread.size()}, options);
+            refused = parse_failure(ec, {static_cast<const char*>(unread.data()), unread.size()}, options,
+                                    body_limit());
         }
 
         // The request is read: no deadline while it is handled (a create may wait on a slow disk,

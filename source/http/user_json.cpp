@@ -1,5 +1,6 @@
 #include "http/user_json.hpp"
 
+#include "http/responses.hpp"
 #include "json_text.hpp"
 #include "service/messages.hpp"
 #include "service/ulid.hpp"
@@ -9,6 +10,7 @@
 
 #include <algorithm>
 #include <array>
+#include <map>
 #include <vector>
 
 namespace ozzie {
@@ -34,8 +36,9 @@ constexpr writable_field writable_fields[] = {
 
 constexpr std::size_t max_depth = 32;
 
-// A first pass over the body that finds a key repeated in the top-level object, which the
-// document parser would silently collapse, and knows which field's value a syntax error is in.
+// A first pass over the body that finds a key repeated in a create body (the top-level object,
+// or each object of a batch's array), which the document parser would silently collapse, and
+// knows which top-level field's value a syntax error is in.
 class first_pass_handler {
 public:
     static constexpr std::size_t max_object_size = std::size_t(-1);
@@ -43,13 +46,18 @@ public:
     static constexpr std::size_t max_key_size = std::size_t(-1);
     static constexpr std::size_t max_string_size = std::size_t(-1);
 
-    std::optional<std::string> duplicate;
+    // `body_depth`: the depth of the create bodies, 1 for a body that is one, 3 for a batch's.
+    explicit first_pass_handler(std::size_t body_depth = 1) : body_depth_(body_depth) {}
+
+    // The first key repeated in each create body that has one, by the body's index.
+    std::map<std::size_t, std::string> duplicates;
+    std::optional<std::string> top_duplicate;  // the first key repeated in the top-level object
     std::optional<std::string> in_value_of;  // the top-level field whose value is being read
 
     bool on_document_begin(json::error_code&) { return true; }
     bool on_document_end(json::error_code&) { return true; }
     bool on_object_begin(json::error_code&) {
-        ++depth_;
+        if (++depth_ == body_depth_) seen_.clear();
         return true;
     }
     bool on_object_end(std::size_t, json::error_code&) {
@@ -65,15 +73,22 @@ public:
         return value_done();
     }
     bool on_key_part(json::string_view part, std::size_t, json::error_code&) {
-        if (depth_ == 1) key_.append(part);
+        if (depth_ == 1 || depth_ == body_depth_) key_.append(part);
         return true;
     }
     bool on_key(json::string_view part, std::size_t, json::error_code&) {
-        if (depth_ != 1) return true;
+        if (depth_ != 1 && depth_ != body_depth_) return true;
         key_.append(part);
-        if (!duplicate && std::find(seen_.begin(), seen_.end(), key_) != seen_.end()) duplicate = key_;
-        in_value_of = key_;
-        seen_.push_back(std::move(key_));
+        if (depth_ == 1) {
+            in_value_of = key_;
+            if (std::find(top_seen_.begin(), top_seen_.end(), key_) != top_seen_.end() && !top_duplicate)
+                top_duplicate = key_;
+            top_seen_.push_back(key_);
+        }
+        if (depth_ == body_depth_) {
+            if (std::find(seen_.begin(), seen_.end(), key_) != seen_.end()) duplicates.try_emplace(elements_, key_);
+            seen_.push_back(key_);
+        }
         key_.clear();
         return true;
     }
@@ -89,15 +104,20 @@ public:
     bool on_comment(json::string_view, json::error_code&) { return true; }
 
 private:
-    // A value ended; if it was a top-level field's, no field is being read any more.
+    // A value ended; if it was a top-level field's, no field is being read any more; if it was an
+    // element of the array of create bodies (or the body itself), the next element begins.
     bool value_done() {
         if (depth_ == 1) in_value_of.reset();
+        if (depth_ + 1 == body_depth_) ++elements_;
         return true;
     }
 
+    std::size_t body_depth_;
     std::size_t depth_ = 0;
+    std::size_t elements_ = 0;  // the index of the create body being read
     std::string key_;
-    std::vector<std::string> seen_;
+    std::vector<std::string> seen_;  // the keys of the current create body
+    std::vector<std::string> top_seen_;  // the keys of the top-level object
 };
 
 // The create bodies clients send: an object of known writable fields, each once, with string
@@ -188,29 +208,33 @@ bool is_writable(std::string_view key) {
                        [key](const writable_field& f) { return f.name == key; });
 }
 
-// The text as a JSON object; otherwise VALIDATION_ERROR naming the defect: not JSON (and in
-// which field's value), a field given twice, or JSON but not an object.
-result<json::value> read_object(std::string_view text) {
+// The body as JSON, its create bodies at `body_depth` (see first_pass_handler) with the keys
+// each repeats. VALIDATION_ERROR if it is not JSON, or if a batch (body_depth 3) repeats a
+// top-level key.
+result<json::value> read_json(std::string_view text, std::size_t body_depth, std::map<std::size_t, std::string>& duplicates) {
     json::parse_options options;
     options.max_depth = max_depth;
     boost::system::error_code ec;
-    json::basic_parser<first_pass_handler> first_pass(options);
+    json::basic_parser<first_pass_handler> first_pass(options, body_depth);
     first_pass.write_some(false, text.data(), text.size(), ec);
     if (ec) {
-        if (const auto& field = first_pass.handler().in_value_of) return messages::field_not_json(*field, ec.message());
+        // In a create body, the field whose value is not JSON is named (a batch is one field).
+        if (const auto& field = first_pass.handler().in_value_of; field && body_depth == 1)
+            return messages::field_not_json(*field, ec.message());
         return messages::body_not_json(ec.message());
     }
-    if (first_pass.handler().duplicate) return messages::duplicate_field(*first_pass.handler().duplicate);
+    if (body_depth != 1 && first_pass.handler().top_duplicate)
+        return messages::duplicate_field(*first_pass.handler().top_duplicate);
+    duplicates = std::move(first_pass.handler().duplicates);
     json::value parsed = json::parse(text, ec, {}, options);
     if (ec) return messages::body_not_json(ec.message());
-    if (!parsed.is_object()) return messages::body_not_object();
     return parsed;
 }
 
-// Whether a caller may set every field of `body`: the writable fields, and onboarding_stage if
-// `stage_writable` (on PATCH, not on create). Otherwise VALIDATION_ERROR naming the first that
-// it may not, with `allowed` the list of the fields that it may.
-result<void> check_writable(const json::object& body, bool stage_writable, std::string_view allowed) {
+// VALIDATION_ERROR naming the first field of `body` a caller may not set: only the writable
+// fields may be there, and onboarding_stage if `stage_writable` (on PATCH, not on create);
+// `allowed` lists them for the message.
+result<void> check_fields(const json::object& body, bool stage_writable, std::string_view allowed) {
     for (const auto& field : body) {
         const bool is_stage = field.key() == "onboarding_stage";
         if (is_read_only(field.key()) || (is_stage && !stage_writable)) return messages::read_only_field(field.key());
@@ -219,14 +243,15 @@ result<void> check_writable(const json::object& body, bool stage_writable, std::
     return {};
 }
 
-// The body as a JSON object whose every field a caller may set (check_writable); otherwise
-// VALIDATION_ERROR naming the first defect.
-result<json::value> read_body(std::string_view text, bool stage_writable, std::string_view allowed) {
-    auto parsed = read_object(text);
-    if (!parsed) return parsed;
-    if (auto writable = check_writable(parsed->get_object(), stage_writable, allowed); !writable)
-        return writable.error();
-    return parsed;
+// A body (or a batch's create body, `duplicate` its first repeated key if any) as a JSON object
+// whose every field a caller may set, as check_fields says; otherwise VALIDATION_ERROR naming
+// the first defect.
+result<const json::object*> checked_object(const json::value& body, const std::string* duplicate,
+                                           bool stage_writable, std::string_view allowed) {
+    if (duplicate) return messages::duplicate_field(*duplicate);
+    if (!body.is_object()) return messages::body_not_object();
+    if (auto checked = check_fields(body.get_object(), stage_writable, allowed); !checked) return checked.error();
+    return &body.get_object();
 }
 
 // The string in `body[field]`: nullopt if absent or null, an error if of another type.
@@ -238,20 +263,11 @@ result<std::optional<std::string>> optional_string(const json::object& body, std
     return messages::invalid_field_json(field, requirement, json::serialize(*value));
 }
 
-// A plain create body (create_body_handler) read in one pass; nullopt for anything else.
-std::optional<new_user> read_plain_create_body(std::string_view text) {
-    json::parse_options options;
-    options.max_depth = max_depth;
-    boost::system::error_code ec;
-    json::basic_parser<create_body_handler> one_pass(options);
-    // write_some stops after the document: all of the text must have been it.
-    const auto read = one_pass.write_some(false, text.data(), text.size(), ec);
-    if (!ec && read == text.size() && one_pass.handler().complete()) return std::move(one_pass.handler().request);
-    return std::nullopt;
-}
-
-// The create request in a create body whose every field a caller may set (check_writable).
-result<new_user> new_user_from(const json::object& body) {
+// The create request in `value`, a create body whose first repeated key is `duplicate`, if any.
+result<new_user> new_user_from(const json::value& value, const std::string* duplicate) {
+    const auto checked = checked_object(value, duplicate, false, create_fields);
+    if (!checked) return checked.error();
+    const json::object& body = **checked;
     new_user request;
     const auto* external_id = body.if_contains("external_user_id");
     if (!external_id || external_id->is_null()) return messages::missing_field("external_user_id");
@@ -267,6 +283,18 @@ result<new_user> new_user_from(const json::object& body) {
         request.*member = std::move(*value);
     }
     return request;
+}
+
+// A plain create body (create_body_handler) read in one pass; nullopt for anything else.
+std::optional<new_user> read_plain_create_body(std::string_view text) {
+    json::parse_options options;
+    options.max_depth = max_depth;
+    boost::system::error_code ec;
+    json::basic_parser<create_body_handler> one_pass(options);
+    // write_some stops after the document: all of the text must have been it.
+    const auto read = one_pass.write_some(false, text.data(), text.size(), ec);
+    if (!ec && read == text.size() && one_pass.handler().complete()) return std::move(one_pass.handler().request);
+    return std::nullopt;
 }
 
 // The fields of the user object, as append_user_object writes them.
@@ -360,34 +388,79 @@ void append_list_body(std::string& out, const user_page& page) {
     out.append(page.has_more ? R"(],"has_more":true})" : R"(],"has_more":false})");
 }
 
+void append_batch_body(std::string& out, const std::vector<result<user>>& answers) {
+    out.append(R"({"object":"list","data":[)");
+    for (std::size_t i = 0; i < answers.size(); ++i) {
+        if (i) out += ',';
+        out.append(R"({"status":)");
+        if (answers[i]) {
+            out.append(R"(201,"object":"user","data":)");
+            append_user_object(out, *answers[i]);
+        } else {
+            json_text::append_number(out, http_status(answers[i].error().code));
+            out += ',';
+            append_error_member(out, answers[i].error());
+        }
+        out += '}';
+    }
+    out.append("]}");
+}
+
 result<new_user> parse_new_user(std::string_view text) {
     if (auto plain = read_plain_create_body(text)) return std::move(*plain);
     // Not a plain create body: read it again, in full, to name what is wrong with it.
-    const auto parsed = read_body(text, false, create_fields);
+    std::map<std::size_t, std::string> duplicates;
+    const auto parsed = read_json(text, 1, duplicates);
     if (!parsed) return parsed.error();
-    return new_user_from(parsed->get_object());
+    return new_user_from(*parsed, duplicates.empty() ? nullptr : &duplicates.begin()->second);
 }
 
 result<std::variant<new_user, user>> parse_import_line(std::string_view text) {
     if (auto plain = read_plain_create_body(text)) return std::move(*plain);
-    const auto parsed = read_object(text);
+    std::map<std::size_t, std::string> duplicates;
+    const auto parsed = read_json(text, 1, duplicates);
     if (!parsed) return parsed.error();
-    const json::object& body = parsed->get_object();
-    if (body.contains("id")) {
-        auto exported = user_object_from(body);
+    const auto* duplicate = duplicates.empty() ? nullptr : &duplicates.begin()->second;
+    if (const auto* body = parsed->if_object(); body && body->contains("id") && !duplicate) {
+        auto exported = user_object_from(*body);
         if (!exported) return exported.error();
         return std::move(*exported);
     }
-    if (auto writable = check_writable(body, false, create_fields); !writable) return writable.error();
-    auto request = new_user_from(body);
+    // A create body, or no object at all: the errors a create would answer.
+    auto request = new_user_from(*parsed, duplicate);
     if (!request) return request.error();
     return std::move(*request);
 }
 
-result<user_patch> parse_user_patch(std::string_view text) {
-    const auto parsed = read_body(text, true, patch_fields);
+result<std::vector<result<new_user>>> parse_batch(std::string_view text, std::size_t max_users) {
+    std::map<std::size_t, std::string> duplicates;
+    const auto parsed = read_json(text, 3, duplicates);
     if (!parsed) return parsed.error();
-    const json::object& body = parsed->get_object();
+    const auto* body = parsed->if_object();
+    const auto* users = body && body->size() == 1 ? body->if_contains("users") : nullptr;
+    if (!users || !users->is_array() || users->get_array().empty() || users->get_array().size() > max_users)
+        return messages::batch_shape(max_users);
+    std::vector<result<new_user>> requests;
+    requests.reserve(users->get_array().size());
+    for (std::size_t i = 0; i < users->get_array().size(); ++i) {
+        const auto& element = users->get_array()[i];
+        const auto duplicate = duplicates.find(i);
+        if (!element.is_object())
+            requests.emplace_back(messages::batch_element_not_object(i));
+        else
+            requests.push_back(new_user_from(element, duplicate == duplicates.end() ? nullptr : &duplicate->second));
+    }
+    return requests;
+}
+
+result<user_patch> parse_user_patch(std::string_view text) {
+    std::map<std::size_t, std::string> duplicates;
+    const auto parsed = read_json(text, 1, duplicates);
+    if (!parsed) return parsed.error();
+    const auto checked = checked_object(*parsed, duplicates.empty() ? nullptr : &duplicates.begin()->second, true,
+                                        patch_fields);
+    if (!checked) return checked.error();
+    const json::object& body = **checked;
     user_patch patch;
     // A field that can be changed but not cleared: a string, never null.
     const auto required_string = [&body](std::string_view field) -> result<std::optional<std::string>> {

@@ -1,4 +1,4 @@
-// The JSON of users, lists of users, create and update requests, and the lines of an import.
+// The JSON of users, lists of users, create, update and batch requests, and the lines of an import.
 #pragma once
 
 #include <ozzie/errors.hpp>
@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 namespace ozzie {
 
@@ -17,6 +18,11 @@ void append_user_object(std::string& out, const user& u);
 void append_user_body(std::string& out, const user& u);
 // Appends {"object":"list","data":[<user objects>],"has_more":...}.
 void append_list_body(std::string& out, const user_page& page);
+
+// Appends {"object":"list","data":[...]} with, for each answer of a batch in order, what a
+// single create would answer and its status: {"status":201,"object":"user","data":{...}} or
+// {"status":409,"error":{"code":...,"message":...}}.
+void append_batch_body(std::string& out, const std::vector<result<user>>& answers);
 
 // The create request in a POST /v1/users body. VALIDATION_ERROR if the body is not a JSON
 // object, has a field a caller may not set or does not know, or a value of the wrong type.
@@ -36,5 +42,10 @@ result<std::variant<new_user, user>> parse_import_line(std::string_view line);
 // writable: VALIDATION_ERROR also for null where a field cannot be cleared (external_user_id,
 // language, onboarding_stage) and for a stage the API does not know.
 result<user_patch> parse_user_patch(std::string_view body);
+
+// The creates in a POST /v1/users/batch body, {"users":[create bodies]}: each as parse_new_user
+// reads it, in order (a body it refuses is that create's VALIDATION_ERROR). VALIDATION_ERROR for
+// the whole body if it is not JSON, not that shape, or holds no create or more than `max_users`.
+result<std::vector<result<new_user>>> parse_batch(std::string_view body, std::size_t max_users);
 
 }  // namespace ozzie

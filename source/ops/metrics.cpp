@@ -13,7 +13,7 @@ namespace {
 
 namespace prom = prometheus;
 
-constexpr route all_routes[] = {route::none, route::users, route::user};
+constexpr route all_routes[] = {route::none, route::users, route::user, route::batch};
 // The methods counted apart, by their index in http_metrics::shard; the last is any other.
 constexpr http::verb counted_methods[] = {http::verb::get, http::verb::head, http::verb::post, http::verb::patch,
                                           http::verb::delete_, http::verb::unknown};

@@ -31,7 +31,7 @@ public:
 
     private:
         friend class http_metrics;
-        static constexpr std::size_t routes = 3;      // route::none, users, user
+        static constexpr std::size_t routes = 4;      // route::none, users, user, batch
         static constexpr std::size_t methods = 6;     // GET, HEAD, POST, PATCH, DELETE, any other
         static constexpr std::size_t statuses = 600;  // indexed by status code
 

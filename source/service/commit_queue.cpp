@@ -2,6 +2,7 @@
 
 #include "service/lookup.hpp"
 #include "service/messages.hpp"
+#include "service/preconditions.hpp"
 #include "service/validation.hpp"
 #include "storage/encoding.hpp"
 
@@ -27,6 +28,26 @@ namespace {
 // The answer to every write of a batch the store refused: a disk fault, or a failure to read.
 error failed_write(const error& e) {
     return e.code == errc::unavailable ? messages::store_unavailable() : messages::internal();
+}
+
+// Gives `pending` its answer, its key's claim released first: the key's answer is kept by now,
+// so a retry that comes as soon as the client has the answer finds it.
+template <class Pending, class Answer>
+void answer_and_release(Pending& pending, Answer answer) {
+    pending.keyed.reset();
+    pending.done(std::move(answer));
+}
+
+// Adds to `kept` the answer `keyed` keeps of `answer`, if any.
+template <class Answer>
+void keep(const keyed_write<Answer>& keyed, const Answer& answer, std::vector<encoding::kept_record>& kept) {
+    auto rendered = keyed.keep(answer);
+    if (!rendered) return;
+    kept.push_back({.client_id = keyed.claim.client_id(),
+                    .key = keyed.claim.key(),
+                    .fingerprint = keyed.claim.fingerprint(),
+                    .created_at = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()),
+                    .answer = std::move(*rendered)});
 }
 
 }  // namespace
@@ -79,35 +100,49 @@ void commit_queue::run() {
 
 void commit_queue::commit(std::vector<pending_create>& batch) {
     const auto now = std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
+    // Every valid request of every create, in order, as a user to store, with the place of its
+    // answer in `answers`, which holds the validation errors already.
     std::vector<user> users;
-    users.reserve(batch.size());
-    for (auto& create : batch) {
-        auto id = ids_.next(now);
-        users.push_back(user{
-            .id = std::string(user_id_prefix) + id.text,
-            .client_id = std::move(create.client_id),
-            .external_user_id = std::move(create.request.external_user_id),
-            .name = std::move(create.request.name),
-            .email = std::move(create.request.email),
-            .phone = std::move(create.request.phone),
-            .language = create.request.language.value_or("en"),
-            .stage = onboarding_stage::intake_pending,
-            .created_at = std::chrono::floor<std::chrono::seconds>(id.time),
-        });
-    }
+    std::vector<std::pair<std::size_t, std::size_t>> places;  // (create, request)
+    std::vector<std::vector<result<user>>> answers(batch.size());
+    for (std::size_t b = 0; b < batch.size(); ++b)
+        for (auto& request : batch[b].requests) {
+            if (!request) {
+                answers[b].emplace_back(request.error());
+                continue;
+            }
+            auto id = ids_.next(now);
+            places.emplace_back(b, answers[b].size());
+            answers[b].emplace_back(user{});
+            users.push_back(user{
+                .id = std::string(user_id_prefix) + id.text,
+                .client_id = batch[b].client_id,
+                .external_user_id = std::move(request->external_user_id),
+                .name = std::move(request->name),
+                .email = std::move(request->email),
+                .phone = std::move(request->phone),
+                .language = request->language.value_or("en"),
+                .stage = onboarding_stage::intake_pending,
+                .created_at = std::chrono::floor<std::chrono::seconds>(id.time),
+            });
+        }
+    const auto answer = [&](std::size_t k) -> result<user>& { return answers[places[k].first][places[k].second]; };
     const auto began = std::chrono::steady_clock::now();
-    const auto stored = store_.insert(users);
+    // Once the store has decided which users it stores, the answers are known, and the keyed
+    // creates' kept answers go in the same write.
+    const auto stored = store_.insert(users, [&](const std::vector<bool>& decided) {
+        for (std::size_t k = 0; k < users.size(); ++k)
+            answer(k) = decided[k] ? result<user>(users[k]) : messages::conflict(users[k].external_user_id);
+        std::vector<encoding::kept_record> kept;
+        for (std::size_t b = 0; b < batch.size(); ++b)
+            if (batch[b].keyed) keep(*batch[b].keyed, answers[b], kept);
+        return kept;
+    });
     commit_seconds_.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
-    batch_sizes_.observe(static_cast<double>(batch.size()));
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-        auto& done = batch[i].done;
-        if (!stored)
-            done(failed_write(stored.error()));
-        else if ((*stored)[i])
-            done(std::move(users[i]));
-        else
-            done(messages::conflict(users[i].external_user_id));
-    }
+    batch_sizes_.observe(static_cast<double>(users.size()));
+    if (!stored)
+        for (std::size_t k = 0; k < users.size(); ++k) answer(k) = failed_write(stored.error());
+    for (std::size_t b = 0; b < batch.size(); ++b) answer_and_release(batch[b], std::move(answers[b]));
 }
 
 namespace {
@@ -160,6 +195,8 @@ void commit_queue::update(std::vector<pending_update>& batch) {
     };
     for (auto& u : batch) {
         auto before = current(u);
+        if (before && u.if_match && !if_match_passes(*u.if_match, entity_tag(*before)))
+            before = messages::precondition_failed();
         if (!before) {
             answers.emplace_back(before.error());
             continue;
@@ -183,14 +220,20 @@ void commit_queue::update(std::vector<pending_update>& batch) {
         }
         answers.push_back(std::move(after));
     }
-    // An update that leaves its user as it was needs no write, so a failed write is not its answer.
+    // An update that leaves its user as it was needs no write, so a failed write is not its
+    // answer (unless it keeps its answer: then the answer was not kept, so it fails too).
     std::erase_if(changes, [](const user_store::change& c) { return c.before == c.after; });
-    if (!changes.empty())
-        if (auto written = store_.update(changes); !written)
-            for (auto& a : answers)
-                if (a && std::ranges::any_of(changes, [&a](const auto& c) { return c.after.id == a->id; }))
-                    a = failed_write(written.error());
-    for (std::size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(answers[i]));
+    std::vector<encoding::kept_record> kept;
+    for (std::size_t i = 0; i < batch.size(); ++i)
+        if (batch[i].keyed) keep(*batch[i].keyed, answers[i], kept);
+    if (!changes.empty() || !kept.empty())
+        if (auto written = store_.update(changes, kept); !written)
+            for (std::size_t i = 0; i < batch.size(); ++i) {
+                auto& a = answers[i];
+                const bool changed = a && std::ranges::any_of(changes, [&a](const auto& c) { return c.after.id == a->id; });
+                if (changed || batch[i].keyed) a = failed_write(written.error());
+            }
+    for (std::size_t i = 0; i < batch.size(); ++i) answer_and_release(batch[i], std::move(answers[i]));
 }
 
 void commit_queue::remove(std::vector<pending_remove>& batch) {
@@ -201,21 +244,26 @@ void commit_queue::remove(std::vector<pending_remove>& batch) {
     std::unordered_set<std::string> removed;  // ids
     for (const auto& r : batch) {
         auto u = find_user(store_, r.client_id, r.ref);
-        if (u && !removed.insert(u->id).second)
+        if (u && removed.contains(u->id))
             u = r.ref.by == user_ref::kind::id ? messages::user_not_found(r.ref.value)
                                                : messages::external_user_not_found(r.ref.value);
+        if (u && r.if_match && !if_match_passes(*r.if_match, entity_tag(*u))) u = messages::precondition_failed();
         if (!u) {
             answers.emplace_back(u.error());
             continue;
         }
         answers.emplace_back();
+        removed.insert(u->id);
         found.push_back(std::move(*u));
     }
-    if (!found.empty())
-        if (auto written = store_.remove(found); !written)
-            for (auto& a : answers)
-                if (a) a = failed_write(written.error());
-    for (std::size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(answers[i]));
+    std::vector<encoding::kept_record> kept;
+    for (std::size_t i = 0; i < batch.size(); ++i)
+        if (batch[i].keyed) keep(*batch[i].keyed, answers[i], kept);
+    if (!found.empty() || !kept.empty())
+        if (auto written = store_.remove(found, kept); !written)
+            for (std::size_t i = 0; i < batch.size(); ++i)
+                if (answers[i] || batch[i].keyed) answers[i] = failed_write(written.error());
+    for (std::size_t i = 0; i < batch.size(); ++i) answer_and_release(batch[i], std::move(answers[i]));
 }
 
 }  // namespace ozzie

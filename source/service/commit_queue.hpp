@@ -16,23 +16,29 @@
 
 namespace ozzie {
 
+// A create, or a batch of them, answered together.
 struct pending_create {
     std::string client_id;
-    new_user request;  // already validated
-    user_service::create_handler done;
+    std::vector<result<new_user>> requests;  // validated: an error is its request's answer
+    std::function<void(std::vector<result<user>>)> done;
+    std::optional<keyed_write<std::vector<result<user>>>> keyed;
 };
 
 struct pending_update {
     std::string client_id;
     user_ref ref;
     user_patch patch;  // already validated
+    std::optional<std::string> if_match;
     user_service::update_handler done;
+    std::optional<keyed_write<result<user>>> keyed;
 };
 
 struct pending_remove {
     std::string client_id;
     user_ref ref;
+    std::optional<std::string> if_match;
     user_service::remove_handler done;
+    std::optional<keyed_write<result<void>>> keyed;
 };
 
 // Group commit: the writer takes everything pending, gives each create an id, lets the store
@@ -40,7 +46,8 @@ struct pending_remove {
 // answers every create: the user, CONFLICT, SERVICE_UNAVAILABLE if the write failed (a disk
 // fault), or INTERNAL_ERROR if the index could not be read. The updates waiting with them
 // follow in a write of their own, then the removals (requests pending together were
-// concurrent: any order is one they could have had).
+// concurrent: any order is one they could have had). The answer a keyed request keeps goes in
+// the write of its change; its claim is released once that write is done.
 // The batch is whatever is waiting; the writer never sleeps to fill it.
 class commit_queue {
 public:

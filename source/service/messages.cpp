@@ -116,7 +116,7 @@ error unauthorized() {
 error no_route(std::string_view method, std::string_view path) {
     return {errc::not_found, "No route for " + quote_for_message(method) + " " +
                                  quote_for_message(path) + ". See the Users API: GET or POST /v1/users, "
-                                 "GET, PATCH or DELETE /v1/users/{user_id}."};
+                                 "GET, PATCH or DELETE /v1/users/{user_id}, POST /v1/users/batch."};
 }
 
 error method_not_allowed(std::string_view method, std::string_view path, std::string_view allowed) {
@@ -182,6 +182,46 @@ error duplicate_field(std::string_view field) {
 
 error internal() {
     return {errc::internal, "An internal error occurred. Please retry the request."};
+}
+
+error precondition_failed() {
+    return {errc::precondition_failed,
+            "The user has changed since you read it: If-Match does not name its current ETag. GET the user "
+            "again and retry with the ETag it answers."};
+}
+
+error invalid_idempotency_key(std::string_view received) {
+    return {errc::validation_error, "Header 'Idempotency-Key' must be 1 to 255 printable ASCII characters. "
+                                    "Received: '" + quote_for_message(received) + "'."};
+}
+
+error duplicate_header(std::string_view header) {
+    return {errc::validation_error,
+            "Header '" + std::string(header) + "' appears more than once. Send it once."};
+}
+
+error idempotency_key_reused(std::string_view key) {
+    return {errc::idempotency_key_reused,
+            "Idempotency-Key '" + quote_for_message(key) + "' was already used for a different request (method, "
+            "path or body). Send a new key with a new request."};
+}
+
+error idempotency_key_in_use(std::string_view key) {
+    return {errc::idempotency_key_in_use,
+            "A request with Idempotency-Key '" + quote_for_message(key) +
+                "' is still being processed. Retry after a second for its answer."};
+}
+
+error batch_shape(std::size_t max_users) {
+    return {errc::validation_error, "The request body must be a JSON object {\"users\": [...]} holding 1 to " +
+                                        std::to_string(max_users) +
+                                        " create bodies, each as POST /v1/users takes it."};
+}
+
+error batch_element_not_object(std::size_t index) {
+    return {errc::validation_error, "Element " + std::to_string(index) +
+                                        " of 'users' must be a JSON object, a create body such as "
+                                        "{\"external_user_id\": \"usr_8821\"}."};
 }
 
 }  // namespace ozzie::messages

@@ -50,5 +50,13 @@ error not_ready();
 error http_version_not_supported(unsigned version);
 error duplicate_field(std::string_view field);
 error internal();
+error precondition_failed();
+error invalid_idempotency_key(std::string_view received);
+error duplicate_header(std::string_view header);
+error idempotency_key_reused(std::string_view key);
+error idempotency_key_in_use(std::string_view key);
+// A POST /v1/users/batch body that is not {"users":[1 to `max_users` objects]}.
+error batch_shape(std::size_t max_users);
+error batch_element_not_object(std::size_t index);
 
 }  // namespace ozzie::messages

@@ -1,6 +1,7 @@
 #include <ozzie/user_service.hpp>
 
 #include "service/commit_queue.hpp"
+#include "service/idempotency.hpp"
 #include "service/lookup.hpp"
 #include "service/messages.hpp"
 #include "service/ulid.hpp"
@@ -26,9 +27,12 @@ Result wait_for(Start start) {
 
 struct user_service::impl {
     user_store store;
+    std::shared_ptr<idempotency_claims> claims = std::make_shared<idempotency_claims>();
+    std::chrono::seconds idempotency_ttl;
     commit_queue queue;  // after store: destroyed first, answering every pending create
 
-    explicit impl(const store_options& options) : store(options), queue(store) {}
+    explicit impl(const store_options& options)
+        : store(options), idempotency_ttl(options.idempotency_ttl), queue(store) {}
 };
 
 user_service::user_service(const store_options& options)
@@ -36,10 +40,50 @@ user_service::user_service(const store_options& options)
 
 user_service::~user_service() = default;
 
-void user_service::async_create(std::string_view client_id, new_user request,
-                                create_handler done) {
+void user_service::async_create(std::string_view client_id, new_user request, create_handler done,
+                                std::optional<keyed_write<result<user>>> keyed) {
     if (auto valid = validate(request); !valid) return done(valid.error());
-    impl_->queue.push({std::string(client_id), std::move(request), std::move(done)});
+    // A create is a batch of one.
+    std::vector<result<new_user>> requests;
+    requests.emplace_back(std::move(request));
+    std::optional<keyed_write<std::vector<result<user>>>> keyed_batch;
+    if (keyed)
+        keyed_batch.emplace(std::move(keyed->claim),
+                            [keep = std::move(keyed->keep)](const std::vector<result<user>>& answers) {
+                                return keep(answers.front());
+                            });
+    impl_->queue.push(pending_create{
+        std::string(client_id), std::move(requests),
+        [done = std::move(done)](std::vector<result<user>> answers) { done(std::move(answers.front())); },
+        std::move(keyed_batch)});
+}
+
+void user_service::async_create_batch(std::string_view client_id, std::vector<result<new_user>> requests,
+                                      batch_handler done,
+                                      std::optional<keyed_write<std::vector<result<user>>>> keyed) {
+    if (requests.empty() || requests.size() > max_batch_users) return done(messages::batch_shape(max_batch_users));
+    for (auto& request : requests)
+        if (request)
+            if (auto valid = validate(*request); !valid) request = valid.error();
+    impl_->queue.push(pending_create{
+        std::string(client_id), std::move(requests),
+        [done = std::move(done)](std::vector<result<user>> answers) { done(std::move(answers)); }, std::move(keyed)});
+}
+
+result<std::variant<idempotency_claim, kept_answer>> user_service::claim_idempotency_key(
+    std::string_view client_id, std::string_view key, std::string_view fingerprint) {
+    if (auto valid = validate_idempotency_key(key); !valid) return valid.error();
+    // Claimed first, then looked up: a write holding the key keeps its answer before it lets
+    // go, so a request that gets the claim finds any answer kept under the key.
+    auto claim = impl_->claims->try_claim(client_id, key, fingerprint);
+    if (!claim) return messages::idempotency_key_in_use(key);
+    auto kept = impl_->store.find_kept(client_id, key);
+    if (!kept && kept.error().code != errc::not_found) return messages::internal();
+    const bool expired =
+        kept && encoding::kept_expired(kept->created_at, impl_->idempotency_ttl, std::chrono::system_clock::now());
+    if (!kept || expired) return std::move(*claim);
+    if (kept->fingerprint != fingerprint) return messages::idempotency_key_reused(key);
+    return std::move(kept->answer);
 }
 
 result<user> user_service::create(std::string_view client_id, new_user request) {
@@ -56,10 +100,11 @@ result<user> user_service::find_by_external(std::string_view client_id,
     return ozzie::find_by_external(impl_->store, client_id, external_user_id);
 }
 
-void user_service::async_update(std::string_view client_id, user_ref ref, user_patch patch,
-                                update_handler done) {
+void user_service::async_update(std::string_view client_id, user_ref ref, user_patch patch, update_handler done,
+                                std::optional<std::string> if_match, std::optional<keyed_write<result<user>>> keyed) {
     if (auto valid = validate(patch); !valid) return done(valid.error());
-    impl_->queue.push(pending_update{std::string(client_id), std::move(ref), std::move(patch), std::move(done)});
+    impl_->queue.push(pending_update{std::string(client_id), std::move(ref), std::move(patch), std::move(if_match),
+                                     std::move(done), std::move(keyed)});
 }
 
 result<user> user_service::update(std::string_view client_id, user_ref ref, user_patch patch) {
@@ -87,8 +132,10 @@ result<user_page> user_service::list(std::string_view client_id, const list_requ
     return page;
 }
 
-void user_service::async_remove(std::string_view client_id, user_ref ref, remove_handler done) {
-    impl_->queue.push(pending_remove{std::string(client_id), std::move(ref), std::move(done)});
+void user_service::async_remove(std::string_view client_id, user_ref ref, remove_handler done,
+                                std::optional<std::string> if_match, std::optional<keyed_write<result<void>>> keyed) {
+    impl_->queue.push(
+        pending_remove{std::string(client_id), std::move(ref), std::move(if_match), std::move(done), std::move(keyed)});
 }
 
 result<void> user_service::remove(std::string_view client_id, user_ref ref) {

@@ -9,13 +9,21 @@ namespace {
 
 constexpr char format_version = 0x01;
 
-void put_string(std::string& out, std::string_view s) {
-    auto n = static_cast<std::uint32_t>(s.size());
+void put_varint(std::string& out, std::uint32_t n) {
     while (n >= 0x80) {
         out += static_cast<char>((n & 0x7F) | 0x80);
         n >>= 7;
     }
     out += static_cast<char>(n);
+}
+
+void put_int64(std::string& out, std::int64_t value) {
+    const auto v = static_cast<std::uint64_t>(value);
+    for (int i = 0; i < 8; ++i) out += static_cast<char>(v >> (8 * i));
+}
+
+void put_string(std::string& out, std::string_view s) {
+    put_varint(out, static_cast<std::uint32_t>(s.size()));
     out.append(s);
 }
 
@@ -41,18 +49,21 @@ public:
         in_.remove_prefix(1);
         return b;
     }
-    std::string string() {
+    std::uint32_t varint() {
         std::uint32_t n = 0;
         for (int shift = 0;; shift += 7) {
             const unsigned char b = byte();
             if (failed_ || shift > 28) {
                 failed_ = true;
-                return {};
+                return 0;
             }
             n |= static_cast<std::uint32_t>(b & 0x7F) << shift;
-            if ((b & 0x80) == 0) break;
+            if ((b & 0x80) == 0) return n;
         }
-        if (n > in_.size()) {
+    }
+    std::string string() {
+        const std::uint32_t n = varint();
+        if (failed_ || n > in_.size()) {
             failed_ = true;
             return {};
         }
@@ -94,8 +105,7 @@ std::string user_value(const user& u) {
     put_optional(out, u.phone);
     put_string(out, u.language);
     out += static_cast<char>(u.stage);
-    const auto seconds = static_cast<std::uint64_t>(u.created_at.time_since_epoch().count());
-    for (int i = 0; i < 8; ++i) out += static_cast<char>(seconds >> (8 * i));
+    put_int64(out, u.created_at.time_since_epoch().count());
     return out;
 }
 
@@ -149,6 +159,48 @@ std::string list_key(const user& u) {
     auto key = list_prefix(u.client_id, u.stage);
     key.append(user_key(u));
     return key;
+}
+
+std::string kept_key(std::string_view client_id, std::string_view key) { return external_key(client_id, key); }
+
+std::string kept_value(const kept_record& r) {
+    std::string out;
+    out.reserve(64 + r.fingerprint.size() + r.answer.body.size());
+    out += format_version;
+    put_int64(out, r.created_at.time_since_epoch().count());
+    put_string(out, r.fingerprint);
+    put_varint(out, r.answer.status);
+    put_varint(out, static_cast<std::uint32_t>(r.answer.headers.size()));
+    for (const auto& [name, value] : r.answer.headers) {
+        put_string(out, name);
+        put_string(out, value);
+    }
+    put_string(out, r.answer.body);
+    return out;
+}
+
+std::optional<kept_record> decode_kept(std::string_view client_id, std::string_view key, std::string_view value) {
+    reader in(value);
+    if (in.byte() != format_version) return std::nullopt;
+    kept_record r{.client_id = std::string(client_id), .key = std::string(key), .fingerprint = {}, .created_at = {},
+                  .answer = {}};
+    r.created_at = std::chrono::sys_seconds(std::chrono::seconds(in.int64()));
+    r.fingerprint = in.string();
+    r.answer.status = in.varint();
+    const auto headers = in.varint();
+    for (std::uint32_t i = 0; i < headers && !in.failed(); ++i) {
+        auto name = in.string();
+        r.answer.headers.emplace_back(std::move(name), in.string());
+    }
+    r.answer.body = in.string();
+    if (in.failed() || !in.at_end()) return std::nullopt;
+    return r;
+}
+
+std::optional<std::chrono::sys_seconds> kept_created_at(std::string_view value) noexcept {
+    if (value.size() < 9 || value[0] != format_version) return std::nullopt;
+    reader in(value.substr(1, 8));
+    return std::chrono::sys_seconds(std::chrono::seconds(in.int64()));
 }
 
 }  // namespace ozzie::encoding

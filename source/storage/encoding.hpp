@@ -18,11 +18,20 @@
 //   users at one stage are one key range in ULID order, read with an iterator from a cursor; all
 //   of them, three ranges merged as they are read. (One key a user, not a second one for "all":
 //   every create pays for each key, and a merge of three ranges costs a list little.)
+// Column family "idempotency" (needs no schema version: a store without it gets it empty): the
+//   answers kept for writes made with an idempotency key. Key = client_id + '\0' + the key.
+//   Value: byte 0x01 (format version), int64 created_at (Unix seconds, little-endian: at a fixed
+//   offset, so the compaction filter that drops expired answers reads it without decoding),
+//   string fingerprint, varint32 status, varint32 header count, then each header as string
+//   name + string value, and string body.
 // Column family "meta": key "schema_version" = decimal text of schema_version below.
 //   Version 1 had no "client_users"; opening such a store migrates it (schema_migration.hpp).
 #pragma once
 
 #include <ozzie/user.hpp>
+#include <ozzie/user_service.hpp>
+
+#include <chrono>
 
 #include <optional>
 #include <string>
@@ -33,6 +42,7 @@ namespace ozzie::encoding {
 inline constexpr std::string_view users_cf = "users";
 inline constexpr std::string_view external_ids_cf = "external_ids";
 inline constexpr std::string_view client_users_cf = "client_users";
+inline constexpr std::string_view idempotency_cf = "idempotency";
 inline constexpr std::string_view meta_cf = "meta";
 inline constexpr std::string_view schema_version_key = "schema_version";
 inline constexpr int schema_version = 2;
@@ -54,5 +64,27 @@ std::optional<user> decode_external_value(std::string_view value);
 std::string list_prefix(std::string_view client_id, onboarding_stage stage);
 // The key of `u` in "client_users".
 std::string list_key(const user& u);
+
+// An answer kept under an idempotency key.
+struct kept_record {
+    std::string client_id;
+    std::string key;
+    std::string fingerprint;
+    std::chrono::sys_seconds created_at{};
+    kept_answer answer;
+};
+// The key of `r` in "idempotency" (the same form as external_key), and its value there.
+std::string kept_key(std::string_view client_id, std::string_view key);
+std::string kept_value(const kept_record& r);
+// The record stored under that key with `value`; nullopt if the value is not in the format above.
+std::optional<kept_record> decode_kept(std::string_view client_id, std::string_view key, std::string_view value);
+// Only the created_at of such a value, read at its fixed offset; nullopt if it is too short.
+std::optional<std::chrono::sys_seconds> kept_created_at(std::string_view value) noexcept;
+// Whether an answer kept at `created_at` has lived its `ttl` by `now`. created_at is in whole
+// seconds, rounded down: the answer counts as kept a second later, so it lives at least `ttl`.
+inline bool kept_expired(std::chrono::sys_seconds created_at, std::chrono::seconds ttl,
+                         std::chrono::system_clock::time_point now) noexcept {
+    return now >= created_at + ttl + std::chrono::seconds(1);
+}
 
 }  // namespace ozzie::encoding

@@ -6,6 +6,7 @@
 #include "storage/schema_migration.hpp"
 
 #include <rocksdb/cache.h>
+#include <rocksdb/compaction_filter.h>
 #include <rocksdb/db.h>
 #include <rocksdb/file_system.h>
 #include <rocksdb/filter_policy.h>
@@ -42,22 +43,51 @@ rocksdb::ColumnFamilyOptions column_family_options(const std::shared_ptr<rocksdb
     return options;
 }
 
+// Drops the kept answers of idempotency keys older than the TTL when compactions rewrite their
+// files (the column family's `ttl` makes sure that every file is, within the TTL). Lookups
+// ignore an expired answer still on disk, so the exact moment of removal does not matter.
+class expired_answers final : public rocksdb::CompactionFilter {
+public:
+    explicit expired_answers(std::chrono::seconds ttl) : ttl_(ttl) {}
+
+    bool Filter(int, const rocksdb::Slice&, const rocksdb::Slice& value, std::string*, bool*) const override {
+        const auto created = encoding::kept_created_at(value.ToStringView());
+        return created && encoding::kept_expired(*created, ttl_, std::chrono::system_clock::now());
+    }
+    const char* Name() const override { return "ozzie.expired_answers"; }
+
+private:
+    std::chrono::seconds ttl_;
+};
+
+// Puts each kept answer in `batch`.
+rocksdb::Status add_kept(rocksdb::WriteBatch& batch, rocksdb::ColumnFamilyHandle* cf,
+                         std::span<const encoding::kept_record> kept) {
+    for (const auto& r : kept)
+        if (auto s = batch.Put(cf, encoding::kept_key(r.client_id, r.key), encoding::kept_value(r)); !s.ok()) return s;
+    return rocksdb::Status::OK();
+}
+
 }  // namespace
 
 struct user_store::impl {
     recoverable_env env;  // first: outlives the database
+    expired_answers answers_filter;  // outlives the database too
     rocksdb::DB* db = nullptr;
     // In the order of the descriptors in the constructor.
     rocksdb::ColumnFamilyHandle* default_cf = nullptr;
     rocksdb::ColumnFamilyHandle* users = nullptr;
     rocksdb::ColumnFamilyHandle* external_ids = nullptr;
     rocksdb::ColumnFamilyHandle* client_users = nullptr;
+    rocksdb::ColumnFamilyHandle* idempotency = nullptr;
     rocksdb::ColumnFamilyHandle* meta = nullptr;
     rocksdb::WriteOptions write_options;
     std::shared_ptr<rocksdb::Statistics> statistics;
     // Whether the last write succeeded. A failure is logged when this turns false and a recovery
     // when it turns true again, so an outage is one pair of lines however many writes it refuses.
     std::atomic<bool> writable{true};
+
+    explicit impl(std::chrono::seconds idempotency_ttl) : answers_filter(idempotency_ttl) {}
 
     // The user with this ULID as `options` read it (their snapshot, if any). Errors: not_found,
     // internal.
@@ -97,7 +127,7 @@ struct user_store::impl {
     }
 
     ~impl() {
-        for (auto* handle : {default_cf, users, external_ids, client_users, meta})
+        for (auto* handle : {default_cf, users, external_ids, client_users, idempotency, meta})
             if (handle) db->DestroyColumnFamilyHandle(handle);
         if (db) {
             if (auto status = db->Close(); !status.ok()) storage_failure("close", status);
@@ -109,7 +139,7 @@ struct user_store::impl {
 user_store::user_store(const store_options& options) : user_store(options, rocksdb::FileSystem::Default()) {}
 
 user_store::user_store(const store_options& options, std::shared_ptr<rocksdb::FileSystem> file_system)
-    : impl_(std::make_unique<impl>()) {
+    : impl_(std::make_unique<impl>(options.idempotency_ttl)) {
     // RocksDB would create it too, but first logs that it is missing, as an error.
     std::error_code ignored;  // if this fails, so does the open below, with RocksDB's reason
     std::filesystem::create_directories(options.data_dir, ignored);
@@ -125,11 +155,15 @@ user_store::user_store(const store_options& options, std::shared_ptr<rocksdb::Fi
     impl_->statistics = db_options.statistics;
     const auto cache = rocksdb::NewLRUCache(options.block_cache_bytes);
     const auto cf_options = column_family_options(cache);
+    auto kept_options = cf_options;
+    kept_options.compaction_filter = &impl_->answers_filter;
+    kept_options.ttl = static_cast<std::uint64_t>(options.idempotency_ttl.count());
     const std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
         {rocksdb::kDefaultColumnFamilyName, cf_options},
         {std::string(encoding::users_cf), cf_options},
         {std::string(encoding::external_ids_cf), cf_options},
         {std::string(encoding::client_users_cf), cf_options},
+        {std::string(encoding::idempotency_cf), kept_options},
         {std::string(encoding::meta_cf), cf_options},
     };
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
@@ -142,7 +176,8 @@ user_store::user_store(const store_options& options, std::shared_ptr<rocksdb::Fi
     impl_->users = handles[1];
     impl_->external_ids = handles[2];
     impl_->client_users = handles[3];
-    impl_->meta = handles[4];
+    impl_->idempotency = handles[4];
+    impl_->meta = handles[5];
     impl_->write_options.sync = options.sync;
     ensure_schema(*impl_->db, {impl_->users, impl_->external_ids, impl_->client_users, impl_->meta},
                   options.data_dir.string());
@@ -163,7 +198,17 @@ result<user> user_store::find_external(std::string_view client_id, std::string_v
     return std::move(*decoded);
 }
 
-result<std::vector<bool>> user_store::insert(std::span<const user> users) {
+result<encoding::kept_record> user_store::find_kept(std::string_view client_id, std::string_view key) const {
+    rocksdb::PinnableSlice value;
+    const auto status = impl_->db->Get({}, impl_->idempotency, encoding::kept_key(client_id, key), &value);
+    if (status.IsNotFound()) return error{errc::not_found, {}};
+    if (!status.ok()) return storage_failure("get kept answer", status);
+    auto decoded = encoding::decode_kept(client_id, key, value.ToStringView());
+    if (!decoded) return storage_failure("decode kept answer", rocksdb::Status::Corruption(key));
+    return std::move(*decoded);
+}
+
+result<std::vector<bool>> user_store::insert(std::span<const user> users, const keep_answers& keep) {
     std::vector<bool> stored(users.size(), false);
     std::unordered_set<std::string> taken_in_batch;
     rocksdb::WriteBatch batch;
@@ -186,13 +231,16 @@ result<std::vector<bool>> user_store::insert(std::span<const user> users) {
         taken_in_batch.insert(std::move(index_key));
         stored[i] = true;
     }
+    if (keep)
+        if (auto s = add_kept(batch, impl_->idempotency, keep(stored)); !s.ok()) return storage_failure("batch kept", s);
     if (batch.Count() > 0)
         if (auto written = impl_->write(impl_->write_options, batch); !written) return written.error();
     return stored;
 }
 
-result<void> user_store::remove(std::span<const user> users) {
+result<void> user_store::remove(std::span<const user> users, std::span<const encoding::kept_record> kept) {
     rocksdb::WriteBatch batch;
+    if (auto s = add_kept(batch, impl_->idempotency, kept); !s.ok()) return storage_failure("batch kept", s);
     for (const user& u : users) {
         if (auto s = batch.Delete(impl_->users, slice(encoding::user_key(u))); !s.ok())
             return storage_failure("batch delete user", s);
@@ -205,10 +253,11 @@ result<void> user_store::remove(std::span<const user> users) {
     return impl_->write(impl_->write_options, batch);
 }
 
-result<void> user_store::update(std::span<const change> changes) {
+result<void> user_store::update(std::span<const change> changes, std::span<const encoding::kept_record> kept) {
     // Every index entry a change gives up is deleted before any is written: when the changes
     // swap external ids between users, a delete must not undo another change's write.
     rocksdb::WriteBatch batch;
+    if (auto s = add_kept(batch, impl_->idempotency, kept); !s.ok()) return storage_failure("batch kept", s);
     for (const auto& [before, after] : changes) {
         auto s = rocksdb::Status::OK();
         if (before.external_user_id != after.external_user_id)
@@ -344,7 +393,7 @@ user_store::figures user_store::stats() const {
     f.block_cache_hits = impl_->statistics->getTickerCount(rocksdb::BLOCK_CACHE_HIT);
     f.block_cache_misses = impl_->statistics->getTickerCount(rocksdb::BLOCK_CACHE_MISS);
     f.writable = impl_->writable.load(std::memory_order_relaxed);
-    for (auto* cf : {impl_->users, impl_->external_ids, impl_->client_users, impl_->meta}) {
+    for (auto* cf : {impl_->users, impl_->external_ids, impl_->client_users, impl_->idempotency, impl_->meta}) {
         std::uint64_t value = 0;
         if (impl_->db->GetIntProperty(cf, rocksdb::DB::Properties::kEstimateLiveDataSize, &value))
             f.live_data_bytes += value;
@@ -368,7 +417,7 @@ result<void> user_store::compact() {
     rocksdb::CompactRangeOptions everything;
     // Rewrite files already in the last level too: that is where the old values lie.
     everything.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
-    for (auto* cf : {impl_->users, impl_->external_ids, impl_->client_users, impl_->meta}) {
+    for (auto* cf : {impl_->users, impl_->external_ids, impl_->client_users, impl_->idempotency, impl_->meta}) {
         if (auto status = impl_->db->Flush(wait, cf); !status.ok()) return storage_failure("flush", status);
         if (auto status = impl_->db->CompactRange(everything, cf, nullptr, nullptr); !status.ok())
             return storage_failure("compact", status);

@@ -5,6 +5,8 @@
 #include <ozzie/errors.hpp>
 #include <ozzie/user.hpp>
 
+#include "storage/encoding.hpp"
+
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -40,15 +42,23 @@ public:
     // internal. Thread-safe.
     result<user> find_external(std::string_view client_id, std::string_view external_user_id) const;
 
+    // The answer kept under a client's idempotency key, expired or not. Errors: not_found,
+    // internal. Thread-safe.
+    result<encoding::kept_record> find_kept(std::string_view client_id, std::string_view key) const;
+
+    // Given which users of an insert are stored, the answers to keep with them.
+    using keep_answers = std::function<std::vector<encoding::kept_record>(const std::vector<bool>& stored)>;
+
     // Stores each user whose external id is still free under its client, checking against the
     // index and against the users before it in `users`. All records and index entries go in one
-    // atomic write, durable by the sync option before this returns. Returns, for each user,
-    // whether it was stored (false: its external id was taken). Errors, in which case none of
-    // them is stored: internal (the index could not be read) or unavailable (the write or its
-    // sync failed; writes are refused until the store has recovered by itself, and a batch
-    // refused so is not applied, though a crash before that recovery may replay it from the
-    // WAL). Call from one thread at a time (the commit queue's writer).
-    result<std::vector<bool>> insert(std::span<const user> users);
+    // atomic write, durable by the sync option before this returns, with the records `keep`
+    // gives once the users to store are known. Returns, for each user, whether it was stored
+    // (false: its external id was taken). Errors, in which case none of them is stored: internal
+    // (the index could not be read) or unavailable (the write or its sync failed; writes are
+    // refused until the store has recovered by itself, and a batch refused so is not applied,
+    // though a crash before that recovery may replay it from the WAL). Call from one thread at a
+    // time (the commit queue's writer).
+    result<std::vector<bool>> insert(std::span<const user> users, const keep_answers& keep = {});
 
     // A stored user as it is (`before`) and as it is to be (`after`: the same id and client).
     struct change {
@@ -57,14 +67,15 @@ public:
     };
     // Writes each change's record and its external-id index entry (which carries a copy of the
     // record), moving the entry to a new external id and the list entry to a new stage, in one
-    // atomic write, durable by the sync option before this returns. Checks nothing: the caller
-    // has made sure that every new external id is free. Errors as for insert. Call from the
-    // thread that calls insert.
-    result<void> update(std::span<const change> changes);
+    // atomic write with the kept answers `kept`, durable by the sync option before this returns.
+    // Checks nothing: the caller has made sure that every new external id is free. Errors as for
+    // insert. Call from the thread that calls insert.
+    result<void> update(std::span<const change> changes, std::span<const encoding::kept_record> kept = {});
 
-    // Deletes these users' records and index entries in one atomic write, durable by the sync
-    // option before this returns. Errors as for insert. Call from the thread that calls insert.
-    result<void> remove(std::span<const user> users);
+    // Deletes these users' records and index entries in one atomic write with the kept answers
+    // `kept`, durable by the sync option before this returns. Errors as for insert. Call from
+    // the thread that calls insert.
+    result<void> remove(std::span<const user> users, std::span<const encoding::kept_record> kept = {});
 
     // Which of a client's users to list.
     struct list_range {

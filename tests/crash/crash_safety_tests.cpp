@@ -1115,7 +1115,7 @@ private:
         std::set<list_entry> list;                // "client_users"
     };
 
-    // Opens the data dir read-only with its five column families and reads all of it. Problems
+    // Opens the data dir read-only with its column families and reads all of it. Problems
     // are violations, named by `when`.
     disk_state read_disk(const std::string& when) {
         disk_state disk;
@@ -1127,14 +1127,15 @@ private:
             return disk;
         }
         std::sort(families.begin(), families.end());
-        if (families != std::vector<std::string>{"client_users", "default", "external_ids", "meta", "users"}) {
+        if (families !=
+            std::vector<std::string>{"client_users", "default", "external_ids", "idempotency", "meta", "users"}) {
             std::string list;
             for (const auto& f : families) list += " " + f;
             violation(when + ": unexpected column families:" + list);
         }
         const std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
             {rocksdb::kDefaultColumnFamilyName, {}}, {"users", {}}, {"external_ids", {}}, {"client_users", {}},
-            {"meta", {}}};
+            {"meta", {}}, {"idempotency", {}}};
         std::vector<rocksdb::ColumnFamilyHandle*> handles;
         rocksdb::DB* raw = nullptr;
         status = rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions{}, path, descriptors, &handles, &raw);

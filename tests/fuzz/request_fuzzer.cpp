@@ -186,11 +186,11 @@ std::pair<wire_response, json::object> check_response(const request& req, const 
     if (back["X-Request-Id"] != "fuzz-request") fail("no X-Request-Id:", wire);
     for (const auto& [name, value] : res.headers)
         if (back[name] != value) fail("a header changed on the wire:", wire);
-    if (res.status == http::status::no_content) {
-        // RFC 9110 8.6: no content, and so no Content-Length or Content-Type either.
+    if (res.status == http::status::no_content || res.status == http::status::not_modified) {
+        // RFC 9110 8.6 and 15.4.5: no content, and so no Content-Length or Content-Type either.
         if (!res.body.empty() || !back.body().empty() || back.count(http::field::content_length) ||
             back.count(http::field::content_type))
-            fail("204 with content, Content-Length or Content-Type:", wire);
+            fail("204 or 304 with content, Content-Length or Content-Type:", wire);
         return {std::move(back), {}};
     }
     if (back[http::field::content_length] != std::to_string(res.body.size()))
@@ -209,7 +209,11 @@ std::pair<wire_response, json::object> check_response(const request& req, const 
         const bool is_list = body.size() == 3 && object && *object == "list" && data && data->is_array() &&
                              std::ranges::all_of(data->as_array(), [](const auto& u) { return u.is_object(); }) &&
                              has_more && has_more->is_bool();
-        if (!is_user && !is_list)
+        // A batch's answers: each an object with its status.
+        const bool is_batch =
+            body.size() == 2 && object && *object == "list" && data && data->is_array() &&
+            std::ranges::all_of(data->as_array(), [](const auto& a) { return a.is_object() && a.as_object().contains("status"); });
+        if (!is_user && !is_list && !is_batch)
             fail("success body neither {\"object\":\"user\",\"data\":{...}} nor a list:", res.body);
     } else {
         const auto* error = body.if_contains("error");
@@ -305,7 +309,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (ec) return 0;
         const response res = h.respond(req, service, credentials);
         const auto [back, body] = check_response(req, res);
-        if (res.status == http::status::created || (req.method == http::verb::patch && res.status == http::status::ok))
+        // (A replay answers the write as it was then: the user may have changed since.)
+        const bool replayed = back["Idempotent-Replayed"] == "true";
+        if (!replayed && (res.status == http::status::created ||
+                          (req.method == http::verb::patch && res.status == http::status::ok)))
             check_written(h, service, credentials, req, back, body);
         if (!res.keep_alive) return 0;
     }

@@ -53,9 +53,12 @@ json::value error_body(std::string_view code, std::string_view message = "what w
     return json::object{{"error", json::object{{"code", code}, {"message", message}}}};
 }
 
+// A user's ETag, as every user response (200, 201) carries one.
+const std::pair<std::string, std::string> etag{"ETag", "\"3f2a9c1e0b7d4a65\""};
+
 http_response created(const json::object& data) {
     return response(201, user_envelope(data),
-                    {{"Location", "/v1/users/" + std::string(data.at("id").as_string())}});
+                    {{"Location", "/v1/users/" + std::string(data.at("id").as_string())}, etag});
 }
 
 // The violations of a response, each also logged (--log_level=message shows them).
@@ -99,12 +102,12 @@ BOOST_AUTO_TEST_CASE(conforming_responses_pass) {
     nulls["phone"] = nullptr;
     nulls["onboarding_stage"] = "active";
     BOOST_TEST(violations("GET", "/v1/users/ozz_usr_01HX9KZMR4P5JQNBVT7YCW3DEF?x=1",
-                          response(200, user_envelope(nulls)))
+                          response(200, user_envelope(nulls), {etag}))
                    .empty());
     // The user id takes the rest of the path, '/' included.
-    BOOST_TEST(
-        violations("GET", "/v1/users/external:a/b", response(200, user_envelope(maria))).empty());
-    http_response head = response(200, nullptr);
+    BOOST_TEST(violations("GET", "/v1/users/external:a/b", response(200, user_envelope(maria), {etag}))
+                   .empty());
+    http_response head = response(200, nullptr, {etag});
     head.content_length(200);
     BOOST_TEST(violations("HEAD", "/v1/users/external:usr_8821", head).empty());
     BOOST_TEST(violations("GET", "/v1/users/x", response(404, error_body("NOT_FOUND"))).empty());
@@ -300,6 +303,86 @@ BOOST_AUTO_TEST_CASE(require_throws_with_every_violation) {
     }
 }
 
+// What issue 10 added: ETag, 304, 412, the idempotency answers, and the batch route.
+BOOST_AUTO_TEST_CASE(conditional_idempotent_and_batch_responses) {
+    BOOST_TEST(violations("GET", "/v1/users/x", response(200, user_envelope(maria), {etag})).empty());
+    // A user response without its ETag, or with a malformed one, fails.
+    BOOST_TEST(any_mentions(violations("GET", "/v1/users/x", response(200, user_envelope(maria))), "ETag"));
+    BOOST_TEST(any_mentions(violations("PATCH", "/v1/users/x",
+                                       response(200, user_envelope(maria), {{"ETag", "W/\"3f2a9c1e0b7d4a65\""}})),
+                            "header ETag"));
+    // 304: an ETag and no body, on GET and HEAD of a user only.
+    BOOST_TEST(violations("GET", "/v1/users/x", response(304, nullptr, {etag}, "")).empty());
+    BOOST_TEST(violations("HEAD", "/v1/users/x", response(304, nullptr, {etag}, "")).empty());
+    BOOST_TEST(any_mentions(violations("GET", "/v1/users/x", response(304, nullptr, {}, "")), "ETag"));
+    http_response with_body = response(304, nullptr, {etag});
+    with_body.body() = "{}";  // prepare_payload refuses a 304 with a body
+    BOOST_TEST(any_mentions(violations("GET", "/v1/users/x", with_body), "no content"));
+    BOOST_TEST(any_mentions(violations("GET", "/v1/users", response(304, nullptr, {etag}, "")), "not documented"));
+    // 412 on PATCH and DELETE; 422 and 409 IDEMPOTENCY_KEY_IN_USE on the keyed operations.
+    for (const auto& [method, target] : std::vector<std::pair<std::string, std::string>>{
+             {"PATCH", "/v1/users/x"}, {"DELETE", "/v1/users/x"}}) {
+        BOOST_TEST(violations(method, target, response(412, error_body("PRECONDITION_FAILED"))).empty());
+    }
+    BOOST_TEST(any_mentions(violations("GET", "/v1/users/x", response(412, error_body("PRECONDITION_FAILED"))),
+                            "not documented"));
+    for (const auto& [method, target] : std::vector<std::pair<std::string, std::string>>{
+             {"POST", "/v1/users"}, {"POST", "/v1/users/batch"}, {"PATCH", "/v1/users/x"}, {"DELETE", "/v1/users/x"}}) {
+        BOOST_TEST_CONTEXT(method << " " << target) {
+            BOOST_TEST(violations(method, target, response(422, error_body("IDEMPOTENCY_KEY_REUSED"))).empty());
+            BOOST_TEST(violations(method, target,
+                                  response(409, error_body("IDEMPOTENCY_KEY_IN_USE"), {{"Retry-After", "1"}}))
+                           .empty());
+        }
+    }
+    BOOST_TEST(any_mentions(violations("DELETE", "/v1/users/x", response(409, error_body("IDEMPOTENCY_KEY_IN_USE"))),
+                            "Retry-After"));
+    BOOST_TEST(!violations("DELETE", "/v1/users/x", response(409, error_body("CONFLICT"))).empty());
+    BOOST_TEST(!violations("GET", "/v1/users/x", response(422, error_body("IDEMPOTENCY_KEY_REUSED"))).empty());
+    // A replay: the stored answer and Idempotent-Replayed: true.
+    BOOST_TEST(violations("POST", "/v1/users",
+                          response(201, user_envelope(maria),
+                                   {etag, {"Location", "/v1/users/ozz_usr_01HX9KZMR4P5JQNBVT7YCW3DEF"},
+                                    {"Idempotent-Replayed", "true"}}))
+                   .empty());
+    BOOST_TEST(violations("DELETE", "/v1/users/x", response(204, nullptr, {{"Idempotent-Replayed", "true"}}, ""))
+                   .empty());
+    BOOST_TEST(any_mentions(violations("DELETE", "/v1/users/x",
+                                       response(204, nullptr, {{"Idempotent-Replayed", "yes"}}, "")),
+                            "Idempotent-Replayed"));
+
+    // The batch: one result per input, each a 201 user or a failure whose code fits its status.
+    const auto batch = [](json::array results) {
+        return response(200, json::object{{"object", "list"}, {"data", std::move(results)}});
+    };
+    const json::object created_item{{"status", 201}, {"object", "user"}, {"data", maria}};
+    const auto failed_item = [](int status, std::string_view code) {
+        return json::object{{"status", status}, {"error", error_body(code).at("error")}};
+    };
+    BOOST_TEST(violations("POST", "/v1/users/batch",
+                          batch({created_item, failed_item(409, "CONFLICT"), failed_item(400, "VALIDATION_ERROR"),
+                                 failed_item(503, "SERVICE_UNAVAILABLE"), failed_item(500, "INTERNAL_ERROR")}))
+                   .empty());
+    BOOST_TEST(!violations("POST", "/v1/users/batch", batch({})).empty());
+    BOOST_TEST(!violations("POST", "/v1/users/batch", batch({failed_item(409, "VALIDATION_ERROR")})).empty());
+    BOOST_TEST(!violations("POST", "/v1/users/batch", batch({failed_item(404, "NOT_FOUND")})).empty());
+    json::object created_with_error = created_item;
+    created_with_error["error"] = error_body("CONFLICT").at("error");
+    BOOST_TEST(!violations("POST", "/v1/users/batch", batch({created_with_error})).empty());
+    json::object created_as_200 = created_item;
+    created_as_200["status"] = 200;
+    BOOST_TEST(!violations("POST", "/v1/users/batch", batch({created_as_200})).empty());
+    BOOST_TEST(any_mentions(violations("POST", "/v1/users/batch", response(201, user_envelope(maria))),
+                            "not documented"));
+    // The batch route serves POST only; its 405 says so.
+    BOOST_TEST(violations("GET", "/v1/users/batch",
+                          response(405, error_body("METHOD_NOT_ALLOWED"), {{"Allow", "POST"}}))
+                   .empty());
+    BOOST_TEST(any_mentions(violations("GET", "/v1/users/batch",
+                                       response(405, error_body("METHOD_NOT_ALLOWED"), {{"Allow", "GET, HEAD, POST"}})),
+                            "Allow"));
+}
+
 // The JSON Schema keywords a document may use, on a document of its own.
 BOOST_AUTO_TEST_CASE(the_schema_subset) {
     const openapi_document doc = openapi_document::parse(R"(
@@ -320,6 +403,7 @@ components:
         q: {type: string, pattern: 'b+'}
         f: {type: number}
         a: {type: array, maxItems: 2, items: {type: integer, minimum: 1, maximum: 100}}
+        o: {type: array, minItems: 1, items: {oneOf: [{type: integer}, {type: number, minimum: 2}]}}
     Short: {type: [string, boolean], minLength: 2, maxLength: 3}
 )");
     const json::value& thing = doc.root().at("components").at("schemas").at("Thing");
@@ -338,6 +422,8 @@ components:
     ok(R"({"n": 1, "s": true, "e": "a"})");  // type arrays; lengths apply to strings only
     ok(R"({"n": 1, "a": []})");
     ok(R"({"n": 1, "a": [1, 100]})");
+    ok(R"({"n": 1, "o": [2.5]})");  // oneOf: exactly one matches
+    ok(R"({"n": 1, "o": [1]})");
     bad(R"({"n": 1.5})");
     bad(R"({"n": "1"})");
     bad(R"({})");
@@ -354,6 +440,9 @@ components:
     bad(R"({"n": 1, "a": [101]})");
     bad(R"({"n": 1, "a": ["1"]})");
     bad(R"({"n": 1, "a": [1, 2, 3]})");
+    bad(R"({"n": 1, "o": []})");     // minItems
+    bad(R"({"n": 1, "o": [3]})");    // oneOf: both match
+    bad(R"({"n": 1, "o": [0.5]})");  // oneOf: neither matches
 
     // Other keywords, bad references and bad patterns are refused at load.
     const auto refused = [](const char* schema) {
@@ -369,7 +458,8 @@ components:
         }
     };
     refused("{type: array, items: [{type: string}]}");  // the array form: its meaning changed in 2020-12
-    refused("{oneOf: [{type: string}]}");
+    refused("{anyOf: [{type: string}]}");
+    refused("{oneOf: [{type: strin}]}");  // the schemas of oneOf are checked too
     refused("{type: string, pattern: '('}");
     refused("{$ref: '#/components/schemas/Nowhere'}");
     refused("{type: strin}");
@@ -404,18 +494,25 @@ BOOST_AUTO_TEST_CASE(every_example_matches_its_schema) {
     };
     const json::object& components = api().root().at("components").as_object();
     for (const auto& [name, r] : components.at("responses").as_object())
-        for (const auto& [type, media] : r.at("content").as_object())
-            check_media(media,
-                        "#/components/responses/" + std::string(name) + "/" + std::string(type));
-    const json::value& post = api().root().at("paths").at("/v1/users").at("post");
-    for (const auto& [type, media] : post.at("requestBody").at("content").as_object())
-        check_media(media, "createUser request " + std::string(type));
-    check_media(components.at("parameters").at("UserId"), "#/components/parameters/UserId");
+        if (const auto* content = r.as_object().if_contains("content"))  // a 304 has none
+            for (const auto& [type, media] : content->as_object())
+                check_media(media,
+                            "#/components/responses/" + std::string(name) + "/" + std::string(type));
+    for (const char* path : {"/v1/users", "/v1/users/batch"}) {
+        const json::value& post = api().root().at("paths").at(path).at("post");
+        for (const auto& [type, media] : post.at("requestBody").at("content").as_object())
+            check_media(media, "POST " + std::string(path) + " request " + std::string(type));
+    }
+    for (const auto& [name, parameter] : components.at("parameters").as_object())
+        check_media(parameter, "#/components/parameters/" + std::string(name));
+    for (const auto& [name, h] : components.at("headers").as_object())
+        if (const auto* example = h.as_object().if_contains("example"))
+            BOOST_TEST(api().validate(*example, h.at("schema")).empty(), name);
     for (const auto& [name, h] :
          components.at("responses").at("UserCreated").at("headers").as_object())
         if (const auto* example = api().resolve(h).as_object().if_contains("example"))
             BOOST_TEST(api().validate(*example, api().resolve(h).at("schema")).empty(), name);
-    BOOST_TEST(checked >= 20u);
+    BOOST_TEST(checked >= 30u);
     BOOST_TEST_MESSAGE(checked << " examples checked");
 }
 
@@ -426,7 +523,7 @@ BOOST_AUTO_TEST_CASE(every_error_code_is_documented_with_its_status) {
         api().root().at("components").at("schemas").at("ErrorCode").at("enum").as_array();
     std::size_t count = 0;
     for (int i = static_cast<int>(ozzie::errc::validation_error);
-         i <= static_cast<int>(ozzie::errc::internal); ++i, ++count) {
+         i <= static_cast<int>(ozzie::errc::idempotency_key_in_use); ++i, ++count) {
         const auto e = static_cast<ozzie::errc>(i);
         const std::string code(ozzie::code_name(e));
         BOOST_TEST_CONTEXT(code << " " << ozzie::http_status(e)) {
@@ -440,6 +537,7 @@ BOOST_AUTO_TEST_CASE(every_error_code_is_documented_with_its_status) {
             for (const auto& [method, target] :
                  std::vector<std::pair<std::string, std::string>>{{"POST", "/v1/users"},
                                                                   {"GET", "/v1/users/x"},
+                                                                  {"PATCH", "/v1/users/x"},
                                                                   {"DELETE", "/v1/users"},
                                                                   {"GET", "/nowhere"}})
                 answered_somewhere = answered_somewhere || api().check(method, target, res).empty();

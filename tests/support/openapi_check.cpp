@@ -27,10 +27,10 @@ constexpr std::array<std::string_view, 8> http_methods = {"get",     "put",  "po
                                                           "options", "head", "patch", "trace"};
 // The schema keywords a document may use (see openapi_check.hpp): valijson gives each its 2020-12
 // meaning. Before adding one, check what valijson's draft 7 does with it.
-constexpr std::array<std::string_view, 15> keywords = {
-    "$ref",      "type",      "enum",  "const",    "required", "properties", "additionalProperties",
-    "allOf",     "pattern",   "items", "maxItems", "minimum",  "maximum",    "minLength",
-    "maxLength"};
+constexpr std::array<std::string_view, 17> keywords = {
+    "$ref",     "type",    "enum",      "const",    "required", "properties", "additionalProperties",
+    "allOf",    "oneOf",   "pattern",   "items",    "minItems", "maxItems",   "minimum",
+    "maximum",  "minLength", "maxLength"};
 // Keywords that only annotate (valijson asserts a few formats; see openapi_check.hpp).
 constexpr std::array<std::string_view, 10> annotations = {
     "title",    "description", "$comment",   "format",   "default",
@@ -192,7 +192,7 @@ struct loader {
                         fail(where, "'" + std::string(sibling) +
                                         "' beside $ref, where draft 7 would ignore it");
                 check_keywords(resolve_in(root, s), at);
-            } else if (key == "allOf" && value.is_array()) {
+            } else if ((key == "allOf" || key == "oneOf") && value.is_array()) {
                 for (std::size_t i = 0; i < value.as_array().size(); ++i)
                     check_keywords(value.as_array()[i], at + "/" + std::to_string(i));
             } else if (key == "items") {

@@ -27,10 +27,11 @@
 // Schema 2020-12) meaning, all that the document needs:
 //   $ref (local, "#/json/pointer", beside annotations only: draft 7 ignores a $ref's siblings),
 //   type (a name or an array of names; "integer" is a number with no fraction, so 2.0 is one),
-//   enum, const, required, properties, additionalProperties (true or false only), allOf,
-//   items (one schema for every element; not the array form, whose meaning changed in 2020-12),
-//   maxItems, minimum/maximum (inclusive), pattern (std::regex ECMAScript, searched, as JSON
-//   Schema says), minLength/maxLength (in Unicode code points).
+//   enum, const, required, properties, additionalProperties (true or false only), allOf, oneOf
+//   (exactly one of its schemas matches), items (one schema for every element; not the array
+//   form, whose meaning changed in 2020-12), minItems/maxItems, minimum/maximum (inclusive),
+//   pattern (std::regex ECMAScript, searched, as JSON Schema says), minLength/maxLength (in
+//   Unicode code points).
 // Annotations are accepted and not checked: title, description, $comment, default, examples,
 // example, deprecated, readOnly, writeOnly, and x-* extensions; format too, except that valijson
 // asserts the formats date, time and date-time (RFC 3339). Any other keyword in any schema of

@@ -81,6 +81,10 @@ std::vector<option_row> option_table() {
         {"sync", {"--sync", "false"}, "sync = false\n", [](const run_options& o) { return !o.store.sync; }},
         {"body-limit", {"--body-limit", "1048576"}, "body-limit = 1048576\n",
          [](const run_options& o) { return o.server.body_limit == 1048576; }},
+        {"batch-body-limit", {"--batch-body-limit", "2097152"}, "batch-body-limit = 2097152\n",
+         [](const run_options& o) { return o.server.batch_body_limit == 2097152; }},
+        {"idempotency-ttl", {"--idempotency-ttl", "3600"}, "idempotency-ttl = 3600\n",
+         [](const run_options& o) { return o.store.idempotency_ttl == 3600s; }},
         {"header-limit", {"--header-limit", "16384"}, "header-limit = 16384\n",
          [](const run_options& o) { return o.server.header_limit == 16384; }},
         {"request-timeout", {"--request-timeout", "2.5"}, "request-timeout = 2.5\n",
@@ -246,6 +250,12 @@ BOOST_AUTO_TEST_CASE(bad_threads_throws) {
                       std::runtime_error);
     BOOST_CHECK_THROW(parse({"--data-dir", "d", "--clients", "c", "--threads", "-1"}),
                       std::runtime_error);
+}
+
+BOOST_AUTO_TEST_CASE(idempotency_ttl_and_batch_body_limit_out_of_range_throw) {
+    for (const char* ttl : {"0", "0.5", "-1", "31536001", "nan"})
+        BOOST_CHECK_THROW(parse({"--data-dir", "d", "--clients", "c", "--idempotency-ttl", ttl}), std::runtime_error);
+    BOOST_CHECK_THROW(parse({"--data-dir", "d", "--clients", "c", "--batch-body-limit", "0"}), std::runtime_error);
 }
 
 BOOST_AUTO_TEST_CASE(unknown_option_throws) {
@@ -415,6 +425,8 @@ BOOST_AUTO_TEST_CASE(options_not_given_take_the_defaults_of_the_options_structs)
     BOOST_TEST(o.server.threads == server.threads);
     BOOST_TEST(o.store.sync == store.sync);
     BOOST_TEST(o.server.body_limit == server.body_limit);
+    BOOST_TEST(o.server.batch_body_limit == server.batch_body_limit);
+    BOOST_TEST((o.store.idempotency_ttl == store.idempotency_ttl));
     BOOST_TEST(o.server.header_limit == server.header_limit);
     BOOST_TEST((o.server.request_timeout == server.request_timeout));
     BOOST_TEST((o.server.idle_timeout == server.idle_timeout));
@@ -459,6 +471,8 @@ BOOST_AUTO_TEST_CASE(conf_production_conf_as_shipped) {
     BOOST_TEST(o.server.threads == 0u);
     BOOST_TEST(o.store.sync == true);
     BOOST_TEST(o.server.body_limit == 65536u);
+    BOOST_TEST(o.server.batch_body_limit == 4194304u);
+    BOOST_TEST((o.store.idempotency_ttl == 24h));
     BOOST_TEST(o.server.header_limit == 8192u);
     BOOST_TEST((o.server.request_timeout == 10s));
     BOOST_TEST((o.server.idle_timeout == 60s));

@@ -1,5 +1,5 @@
-// The JSON of users, create requests and import lines (source/http/user_json.hpp) and the JSON
-// text writer and time reader under it (source/json_text.hpp).
+// The JSON of users, create requests, batches and import lines (source/http/user_json.hpp) and
+// the JSON text writer and time reader under it (source/json_text.hpp).
 #include <boost/test/unit_test.hpp>
 
 #include "http/user_json.hpp"
@@ -655,6 +655,123 @@ BOOST_AUTO_TEST_CASE(a_user_object_s_duplicate_field_or_bad_json_is_named) {
     BOOST_TEST(failure(line.substr(0, line.size() - 1) + R"(,"id":"ozz_usr_01HX9KZMR4P5JQNBVT7YCW3DEX"})") ==
                "VALIDATION_ERROR: " + ozzie::parse_new_user(R"({"id":1,"id":2})").error().message);
     BOOST_TEST(contains(failure(line.substr(0, line.size() - 1)), "VALIDATION_ERROR"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(batch_parsing_and_rendering)
+
+// Each create body of a batch is read as a single create reads it: the same request, or the same
+// error, in its place.
+BOOST_AUTO_TEST_CASE(each_create_body_is_read_as_a_single_create) {
+    const std::vector<std::string> bodies = {
+        R"({"external_user_id":"a","name":"A","email":"a@example.com","phone":null,"language":"pt"})",
+        R"({"external_user_id":"b","id":"x"})",
+        R"({"external_user_id":"c","nickname":"x"})",
+        R"({"external_user_id":"d","name":"x","name":"y"})",
+        R"({"external_user_id":7})",
+        R"({"name":"no id"})",
+        R"({"external_user_id":"g","email":"x","email":"y"})",
+        R"({"external_user_id":"f","onboarding_stage":"active"})",
+    };
+    std::string batch = R"({"users":[)";
+    for (std::size_t i = 0; i < bodies.size(); ++i) batch += (i ? "," : "") + bodies[i];
+    batch += "]}";
+    const auto parsed = ozzie::parse_batch(batch, 1000);
+    BOOST_REQUIRE_MESSAGE(parsed.has_value(), message(parsed));
+    BOOST_REQUIRE(parsed->size() == bodies.size());
+    for (std::size_t i = 0; i < bodies.size(); ++i) {
+        const auto single = ozzie::parse_new_user(bodies[i]);
+        const auto& in_batch = (*parsed)[i];
+        BOOST_TEST_CONTEXT(bodies[i]) {
+            BOOST_TEST(single.has_value() == in_batch.has_value());
+            if (single && in_batch) {
+                BOOST_TEST(single->external_user_id == in_batch->external_user_id);
+                BOOST_TEST(opt(single->name) == opt(in_batch->name));
+                BOOST_TEST(opt(single->email) == opt(in_batch->email));
+                BOOST_TEST(opt(single->phone) == opt(in_batch->phone));
+                BOOST_TEST(opt(single->language) == opt(in_batch->language));
+            } else if (!single && !in_batch) {
+                BOOST_TEST(message(single) == message(in_batch));
+            }
+        }
+    }
+}
+
+// An element that is not an object is that element's error; the elements after it keep their
+// places (a repeated key is found in the right one).
+BOOST_AUTO_TEST_CASE(an_element_that_is_not_an_object_is_its_own_error) {
+    const auto parsed = ozzie::parse_batch(
+        R"({"users":["x",7,[{"a":1,"a":2}],{"external_user_id":"c1","external_user_id":"c2"},null,{"external_user_id":"ok"}]})",
+        1000);
+    BOOST_REQUIRE_MESSAGE(parsed.has_value(), message(parsed));
+    BOOST_REQUIRE(parsed->size() == 6u);
+    for (const std::size_t i : {0u, 1u, 2u, 4u}) {
+        BOOST_TEST(outcome((*parsed)[i]) == "VALIDATION_ERROR");
+        BOOST_TEST(message((*parsed)[i]) == "Element " + std::to_string(i) +
+                                                " of 'users' must be a JSON object, a create body such as "
+                                                "{\"external_user_id\": \"usr_8821\"}.");
+    }
+    BOOST_TEST(message((*parsed)[3]) == "Field 'external_user_id' appears more than once. Send each field once.");
+    BOOST_REQUIRE((*parsed)[5].has_value());
+    BOOST_TEST((*parsed)[5]->external_user_id == "ok");
+}
+
+// Anything but {"users":[1 to max bodies]} is refused whole.
+BOOST_AUTO_TEST_CASE(a_body_of_another_shape_is_refused_whole) {
+    for (const std::string body :
+         {R"({"users":[]})", R"({"users":{}})", R"({"users":"x"})", R"({"users":null})", R"({})", R"([])",
+          R"({"users":[{"external_user_id":"a"}],"more":1})", R"({"people":[{"external_user_id":"a"}]})", "3",
+          R"({"users":[{"external_user_id":"a"},{"external_user_id":"b"},{"external_user_id":"c"}]})"}) {
+        const auto parsed = ozzie::parse_batch(body, 2);
+        BOOST_TEST_CONTEXT(body) {
+            BOOST_TEST(outcome(parsed) == "VALIDATION_ERROR");
+            BOOST_TEST(contains(message(parsed), "{\"users\": [...]}"));
+            BOOST_TEST(contains(message(parsed), "1 to 2 create bodies"));
+        }
+    }
+    for (const std::string body : {R"({"users":[)", R"({"users":[{"external_user_id":"a"}]} x)", ""}) {
+        const auto parsed = ozzie::parse_batch(body, 2);
+        BOOST_TEST(outcome(parsed) == "VALIDATION_ERROR", body);
+        BOOST_TEST(contains(message(parsed), "valid JSON"), body);
+    }
+    BOOST_TEST(ozzie::parse_batch(R"({"users":[{"external_user_id":"a"},{"external_user_id":"b"}]})", 2).has_value());
+    // "users" twice would be collapsed into one by a JSON reader: refused instead.
+    const auto twice = ozzie::parse_batch(R"({"users":[{"external_user_id":"a"}],"users":[{"external_user_id":"b"}]})", 2);
+    BOOST_TEST(outcome(twice) == "VALIDATION_ERROR");
+    BOOST_TEST(contains(message(twice), "Field 'users' appears more than once"));
+}
+
+// Every answer in order, with its status: a user as a single create's data, an error as the
+// envelope's error member.
+BOOST_AUTO_TEST_CASE(answers_are_rendered_in_order_with_their_status) {
+    std::vector<ozzie::result<ozzie::user>> answers;
+    answers.emplace_back(spec_user());
+    answers.emplace_back(ozzie::error{ozzie::errc::conflict, "taken \"x\""});
+    answers.emplace_back(ozzie::error{ozzie::errc::validation_error, "bad"});
+    answers.emplace_back(ozzie::error{ozzie::errc::unavailable, "disk"});
+    std::string out;
+    ozzie::append_batch_body(out, answers);
+    const auto body = json::parse(out).as_object();
+    BOOST_TEST(keys_of(body) == (std::vector<std::string>{"object", "data"}));
+    BOOST_TEST(body.at("object").as_string() == "list");
+    const auto& data = body.at("data").as_array();
+    BOOST_REQUIRE(data.size() == 4u);
+    std::string single;
+    ozzie::append_user_body(single, spec_user());
+    BOOST_TEST(keys_of(data[0].as_object()) == (std::vector<std::string>{"status", "object", "data"}));
+    BOOST_TEST(data[0].at("status").as_int64() == 201);
+    BOOST_TEST(data[0].at("object").as_string() == "user");
+    BOOST_TEST(data[0].at("data") == json::parse(single).at("data"));
+    const std::tuple<int, std::string, std::string> failures[] = {
+        {409, "CONFLICT", "taken \"x\""}, {400, "VALIDATION_ERROR", "bad"}, {503, "SERVICE_UNAVAILABLE", "disk"}};
+    for (std::size_t i = 0; i < 3; ++i) {
+        const auto& [status, code, text] = failures[i];
+        BOOST_TEST(keys_of(data[i + 1].as_object()) == (std::vector<std::string>{"status", "error"}));
+        BOOST_TEST(data[i + 1].at("status").as_int64() == status);
+        BOOST_TEST(data[i + 1].at("error").at("code").as_string() == code);
+        BOOST_TEST(data[i + 1].at("error").at("message").as_string() == text);
+    }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -19,9 +19,9 @@ struct limited {
     limited(const std::vector<std::string_view>& clients, double per_second, double burst)
         : limiter(clients, per_second, burst) {}
 
-    // The seconds to wait, or 0 if a token was taken, at `at` after the origin.
-    long long take(std::string_view client, rate_limiter::clock::duration at) {
-        const auto wait = limiter.take(client, t0 + at);
+    // The seconds to wait, or 0 if `cost` tokens were taken, at `at` after the origin.
+    long long take(std::string_view client, rate_limiter::clock::duration at, double cost = 1) {
+        const auto wait = limiter.take(client, t0 + at, cost);
         return wait ? wait->count() : 0;
     }
 
@@ -84,6 +84,19 @@ BOOST_AUTO_TEST_CASE(a_rate_of_zero_and_unknown_clients_are_not_limited) {
     for (int i = 0; i < 1000; ++i) BOOST_TEST_REQUIRE(off.take("acme", 0ms) == 0);
     limited limiter({"acme"}, 1, 1);
     for (int i = 0; i < 1000; ++i) BOOST_TEST_REQUIRE(limiter.take("stranger", 0ms) == 0);
+}
+
+// A batch takes a token per user, or none if there are not as many; one larger than the burst
+// takes the whole burst (or it could never pass).
+BOOST_AUTO_TEST_CASE(a_cost_takes_that_many_tokens_or_none) {
+    limited limiter({"acme"}, 10, 10);
+    BOOST_TEST(limiter.take("acme", 0ms, 8) == 0);
+    BOOST_TEST(limiter.take("acme", 0ms, 5) == 1);  // 2 left: 3 more come in 300 ms
+    BOOST_TEST(limiter.take("acme", 0ms, 2) == 0);  // the refusal took nothing
+    BOOST_TEST(limiter.take("acme", 0ms) == 1);
+    BOOST_TEST(limiter.take("acme", 1000ms, 50) == 0);  // full again: 50 costs the burst
+    BOOST_TEST(limiter.take("acme", 1000ms) == 1);
+    BOOST_TEST(limiter.take("acme", 3500ms, 50) == 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

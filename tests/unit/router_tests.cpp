@@ -13,6 +13,7 @@ std::string route_name(ozzie::route r) {
         case ozzie::route::none: return "none";
         case ozzie::route::users: return "users";
         case ozzie::route::user: return "user";
+        case ozzie::route::batch: return "batch";
     }
     return "route(" + std::to_string(static_cast<int>(r)) + ")";
 }
@@ -48,6 +49,20 @@ BOOST_AUTO_TEST_CASE(single_user_by_ozzie_id) {
     BOOST_TEST(which("/v1/users/ozz_usr_01ARZ3NDEKTSV4RRFFQ69G5FAV") == "user");
     BOOST_TEST(user_id_of("/v1/users/ozz_usr_01ARZ3NDEKTSV4RRFFQ69G5FAV") ==
                "ozz_usr_01ARZ3NDEKTSV4RRFFQ69G5FAV");
+}
+
+BOOST_AUTO_TEST_CASE(batch_is_its_own_route) {
+    BOOST_TEST(which("/v1/users/batch") == "batch");
+    BOOST_TEST(which("/v1/users/batch?x=1") == "batch");
+    BOOST_TEST(which("http://host/v1/users/batch") == "batch");
+    // Anything longer is a user id.
+    BOOST_TEST(which("/v1/users/batch/") == "user");
+    BOOST_TEST(which("/v1/users/batches") == "user");
+    BOOST_TEST(which("/v1/users/external:batch") == "user");
+    BOOST_TEST(ozzie::allowed_methods(ozzie::route::batch) == "POST");
+    BOOST_TEST(ozzie::method_allowed(ozzie::route::batch, http::verb::post));
+    BOOST_TEST(!ozzie::method_allowed(ozzie::route::batch, http::verb::get));
+    BOOST_TEST(ozzie::route_template(ozzie::route::batch) == "/v1/users/batch");
 }
 
 BOOST_AUTO_TEST_CASE(single_user_by_external_id) {

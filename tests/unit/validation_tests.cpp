@@ -319,6 +319,9 @@ BOOST_AUTO_TEST_CASE(each_code_has_its_public_name_and_http_status) {
         {ozzie::errc::conflict, "CONFLICT", 409},
         {ozzie::errc::payload_too_large, "PAYLOAD_TOO_LARGE", 413},
         {ozzie::errc::internal, "INTERNAL_ERROR", 500},
+        {ozzie::errc::precondition_failed, "PRECONDITION_FAILED", 412},
+        {ozzie::errc::idempotency_key_reused, "IDEMPOTENCY_KEY_REUSED", 422},
+        {ozzie::errc::idempotency_key_in_use, "IDEMPOTENCY_KEY_IN_USE", 409},
     };
     for (const auto& [code, name, status] : codes) {
         BOOST_TEST(ozzie::code_name(code) == name);
