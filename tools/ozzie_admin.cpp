@@ -112,7 +112,8 @@ int backup(const std::string& directory, const std::string& admin) {
 
 std::string checked_client_id(const std::string& client_id) {
     if (!ozzie::is_valid_client_id(client_id))
-        throw std::runtime_error("--client must be a client id (1 to 64 of A-Z a-z 0-9 _ . -), not '" + client_id + "'");
+        throw std::runtime_error("--client must be a client id (1 to 64 of A-Z a-z 0-9 _ . -), not '" + client_id +
+                                 "'");
     return client_id;
 }
 

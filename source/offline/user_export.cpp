@@ -32,7 +32,8 @@ std::uint64_t export_users(const user_store& store, std::string_view client_id, 
     });
     if (!read) throw std::runtime_error("reading the store failed (the log above says why)");
     write_block();
-    if (std::fflush(output) != 0) throw std::runtime_error(std::string("cannot write the output: ") + std::strerror(errno));
+    if (std::fflush(output) != 0)
+        throw std::runtime_error(std::string("cannot write the output: ") + std::strerror(errno));
     return exported;
 }
 

@@ -5,6 +5,7 @@
 #include "service/ulid.hpp"
 #include "service/validation.hpp"
 
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -68,7 +69,8 @@ private:
         end_ -= start_;
         start_ = 0;
         const auto read = std::fread(buffer_.data() + end_, 1, buffer_.size() - end_, in_);
-        if (read == 0 && std::ferror(in_)) throw std::runtime_error(std::string("cannot read the input: ") + std::strerror(errno));
+        if (read == 0 && std::ferror(in_))
+            throw std::runtime_error(std::string("cannot read the input: ") + std::strerror(errno));
         if (read == 0) eof_ = true;
         end_ += read;
     }
@@ -133,15 +135,19 @@ public:
         if (!parsed) {
             batch_.push_back({number, {}, std::move(parsed.error()), false});
         } else if (auto* request = std::get_if<new_user>(&*parsed)) {
-            if (auto valid = validate(*request); !valid) batch_.push_back({number, {}, std::move(valid.error()), false});
-            else batch_.push_back({number, created(std::move(*request)), {}, false});
+            if (auto valid = validate(*request); !valid)
+                batch_.push_back({number, {}, std::move(valid.error()), false});
+            else
+                batch_.push_back({number, created(std::move(*request)), {}, false});
         } else {
             auto& exported = std::get<user>(*parsed);
             const new_user fields{exported.external_user_id, exported.name, exported.email, exported.phone,
                                   exported.language};
             exported.client_id = client_id_;
-            if (auto valid = validate(fields); !valid) batch_.push_back({number, {}, std::move(valid.error()), true});
-            else batch_.push_back({number, std::move(exported), {}, true});
+            if (auto valid = validate(fields); !valid)
+                batch_.push_back({number, {}, std::move(valid.error()), true});
+            else
+                batch_.push_back({number, std::move(exported), {}, true});
         }
     }
 

@@ -123,11 +123,11 @@ public:
     // Writes these users' records and index entries as an insert would, in one atomic write,
     // without syncing it: made durable by finish_load() after the last call. Checks nothing:
     // the caller has made sure that every id and external id is free (get(), find_external(),
-    // and the users of its earlier calls). The write goes through the WAL all the same, unsynced:
-    // RocksDB flushes each column family on its own, so without the WAL a crash
-    // could keep a user's record and lose its index entries; with it, a process crash keeps
-    // every call, and a power loss some first calls, each user with all of its keys. Errors as
-    // for insert. Call from one thread at a time.
+    // and the users of its earlier calls). The write goes through the WAL all the same,
+    // unsynced: RocksDB flushes each column family on its own, so without the WAL a crash could
+    // keep a user's record and lose its index entries; with it, a process crash keeps every
+    // call, and a power loss some first calls, each user with all of its keys. Errors as for
+    // insert. Call from one thread at a time.
     result<void> load(std::span<const user> users);
     // Makes what load() wrote durable: flushed to table files, which RocksDB syncs. Error:
     // internal.
