@@ -133,10 +133,10 @@ public:
     void take(std::uint64_t number, std::string_view line) {
         auto parsed = parse_import_line(line);
         if (!parsed) {
-            batch_.push_back({number, {}, std::move(parsed.error()), false});
+            batch_.push_back({number, {}, parsed.error(), false});
         } else if (auto* request = std::get_if<new_user>(&*parsed)) {
             if (auto valid = validate(*request); !valid)
-                batch_.push_back({number, {}, std::move(valid.error()), false});
+                batch_.push_back({number, {}, valid.error(), false});
             else
                 batch_.push_back({number, created(std::move(*request)), {}, false});
         } else {
@@ -145,7 +145,7 @@ public:
                                   exported.language};
             exported.client_id = client_id_;
             if (auto valid = validate(fields); !valid)
-                batch_.push_back({number, {}, std::move(valid.error()), true});
+                batch_.push_back({number, {}, valid.error(), true});
             else
                 batch_.push_back({number, std::move(exported), {}, true});
         }
