@@ -138,8 +138,10 @@ void commit_queue::commit(std::vector<pending_create>& batch) {
             if (batch[b].keyed) keep(*batch[b].keyed, answers[b], kept);
         return kept;
     });
-    commit_seconds_.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
-    batch_sizes_.observe(static_cast<double>(users.size()));
+    if (!users.empty()) {  // (a batch of invalid requests only writes no user)
+        commit_seconds_.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
+        batch_sizes_.observe(static_cast<double>(users.size()));
+    }
     if (!stored)
         for (std::size_t k = 0; k < users.size(); ++k) answer(k) = failed_write(stored.error());
     for (std::size_t b = 0; b < batch.size(); ++b) answer_and_release(batch[b], std::move(answers[b]));

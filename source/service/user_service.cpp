@@ -48,10 +48,9 @@ void user_service::async_create(std::string_view client_id, new_user request, cr
     requests.emplace_back(std::move(request));
     std::optional<keyed_write<std::vector<result<user>>>> keyed_batch;
     if (keyed)
-        keyed_batch.emplace(std::move(keyed->claim),
-                            [keep = std::move(keyed->keep)](const std::vector<result<user>>& answers) {
-                                return keep(answers.front());
-                            });
+        keyed_batch = keyed_write<std::vector<result<user>>>{
+            std::move(keyed->claim),
+            [keep = std::move(keyed->keep)](const std::vector<result<user>>& answers) { return keep(answers.front()); }};
     impl_->queue.push(pending_create{
         std::string(client_id), std::move(requests),
         [done = std::move(done)](std::vector<result<user>> answers) { done(std::move(answers.front())); },
