@@ -22,7 +22,7 @@ std::optional<onboarding_stage> onboarding_stage_from_string(std::string_view te
     return std::nullopt;
 }
 
-std::string entity_tag(const user& u) {
+void append_entity_tag(std::string& out, const user& u) {
     // Each field with its length (and presence) before it, so no two users hash the same input.
     XXH3_state_t state;
     XXH3_64bits_reset(&state);
@@ -51,7 +51,13 @@ std::string entity_tag(const user& u) {
     std::array<char, 18> tag;
     tag.front() = tag.back() = '"';
     for (std::size_t i = 16; i > 0; --i, hash >>= 4) tag[i] = "0123456789abcdef"[hash & 0xF];
-    return std::string(tag.data(), tag.size());
+    out.append(tag.data(), tag.size());
+}
+
+std::string entity_tag(const user& u) {
+    std::string tag;
+    append_entity_tag(tag, u);
+    return tag;
 }
 
 }  // namespace ozzie

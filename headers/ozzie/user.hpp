@@ -41,6 +41,8 @@ struct user {
 // every field, so it changes whenever the user does (and is the same again only if every field is).
 // The API answers it as ETag and checks If-Match and If-None-Match against it.
 std::string entity_tag(const user& u);
+// The same, appended to `out` (no allocation if it has room).
+void append_entity_tag(std::string& out, const user& u);
 
 // How a request names one of the caller's users: by Ozzie id, or by its external_user_id.
 struct user_ref {

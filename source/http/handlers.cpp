@@ -61,7 +61,7 @@ void render_user(response& res, http::status status, const user& u) {
     res.status = status;
     res.body.clear();
     append_user_body(res.body, u);
-    res.set("ETag", entity_tag(u));
+    append_entity_tag(res.headers.add("ETag"), u);
 }
 
 // The answer to POST /v1/users.
@@ -225,7 +225,12 @@ private:
         if (answered) co_return;
         auto requests = parse_batch(req_.body, user_service::max_batch_users);
         if (!requests) co_return set_error(res_, requests.error());
-        if (requests->size() > 1 && !take_tokens(client_id, static_cast<double>(requests->size() - 1))) co_return;
+        // The rest of its cost; if refused, the first token is given back, so that the Retry-After
+        // (the time until the bucket holds the whole cost) is enough.
+        if (requests->size() > 1 && !take_tokens(client_id, static_cast<double>(requests->size() - 1))) {
+            context_.limiter->refund(client_id, 1);
+            co_return;
+        }
         const auto created = co_await on_writer<answers>([&](auto done) {
             std::optional<keyed_write<std::vector<result<user>>>> keyed;
             if (claim) keyed = keeping<std::vector<result<user>>>(std::move(*claim), render_batch);
@@ -268,13 +273,10 @@ private:
                                ? context_.service.find_by_external(client_id, id.substr(external_prefix.size()))
                                : context_.service.find_by_id(client_id, id);
         if (!found) return set_error(res_, found.error());
-        if (req_.has_if_none_match) {
-            auto tag = entity_tag(*found);
-            if (if_none_match_names(req_.if_none_match, tag)) {
-                res_.status = http::status::not_modified;
-                res_.body.clear();
-                return res_.set("ETag", tag);
-            }
+        if (req_.has_if_none_match && if_none_match_names(req_.if_none_match, entity_tag(*found))) {
+            res_.status = http::status::not_modified;
+            res_.body.clear();
+            return append_entity_tag(res_.headers.add("ETag"), *found);
         }
         render_user(res_, http::status::ok, *found);
     }

@@ -31,4 +31,12 @@ std::optional<std::chrono::seconds> rate_limiter::take(std::string_view client, 
     return std::chrono::seconds(std::max<long long>(1, static_cast<long long>(std::ceil(wait))));
 }
 
+void rate_limiter::refund(std::string_view client, double tokens) {
+    const auto found = buckets_.find(client);
+    if (found == buckets_.end()) return;
+    bucket& b = *found->second;
+    std::lock_guard lock(b.mutex);
+    b.tokens = std::min(burst_, b.tokens + tokens);
+}
+
 }  // namespace ozzie

@@ -27,6 +27,10 @@ public:
     // not limited.
     std::optional<std::chrono::seconds> take(std::string_view client, clock::time_point now, double cost = 1);
 
+    // Gives back `tokens` taken from `client`'s bucket (up to the burst): a request that took a
+    // first token and then was refused the rest of its cost.
+    void refund(std::string_view client, double tokens);
+
 private:
     struct bucket {
         bucket(double full, clock::time_point now) : tokens(full), refilled(now) {}

@@ -20,11 +20,14 @@ public:
     using header = std::pair<std::string_view, std::string>;
 
     void clear() noexcept { used_ = 0; }
-    void add(std::string_view name, std::string_view value) {
+    void add(std::string_view name, std::string_view value) { add(name).assign(value); }
+    // A header named `name` whose value, empty, the caller writes.
+    std::string& add(std::string_view name) {
         if (used_ == slots_.size()) slots_.emplace_back();
-        slots_[used_].first = name;
-        slots_[used_].second.assign(value);
-        ++used_;
+        auto& [slot_name, value] = slots_[used_++];
+        slot_name = name;
+        value.clear();
+        return value;
     }
     std::vector<header>::const_iterator begin() const noexcept { return slots_.begin(); }
     std::vector<header>::const_iterator end() const noexcept {

@@ -98,13 +98,37 @@ void commit_queue::run() {
     }
 }
 
+namespace {
+
+// The answers to one pending_create, in the order of its requests.
+using create_answers = boost::container::small_vector<result<user>, 1>;
+
+bool is_keyed(const pending_create& c) { return !std::holds_alternative<std::monostate>(c.keyed); }
+
+// Adds to `kept` the answer a keyed create keeps of `answers`.
+void keep(const pending_create& c, const create_answers& answers, std::vector<encoding::kept_record>& kept) {
+    if (const auto* one = std::get_if<keyed_write<result<user>>>(&c.keyed)) keep(*one, answers.front(), kept);
+    if (const auto* batch = std::get_if<keyed_write<std::vector<result<user>>>>(&c.keyed))
+        keep(*batch, std::vector<result<user>>(answers.begin(), answers.end()), kept);
+}
+
+// Gives a create its answers, its key's claim released first (see answer_and_release).
+void answer_and_release(pending_create& c, create_answers answers) {
+    c.keyed = std::monostate{};
+    if (auto* one = std::get_if<user_service::create_handler>(&c.done)) return (*one)(std::move(answers.front()));
+    std::get<user_service::batch_handler>(c.done)(
+        std::vector<result<user>>(std::make_move_iterator(answers.begin()), std::make_move_iterator(answers.end())));
+}
+
+}  // namespace
+
 void commit_queue::commit(std::vector<pending_create>& batch) {
     const auto now = std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
     // Every valid request of every create, in order, as a user to store, with the place of its
     // answer in `answers`, which holds the validation errors already.
     std::vector<user> users;
     std::vector<std::pair<std::size_t, std::size_t>> places;  // (create, request)
-    std::vector<std::vector<result<user>>> answers(batch.size());
+    std::vector<create_answers> answers(batch.size());
     for (std::size_t b = 0; b < batch.size(); ++b)
         for (auto& request : batch[b].requests) {
             if (!request) {
@@ -113,7 +137,7 @@ void commit_queue::commit(std::vector<pending_create>& batch) {
             }
             auto id = ids_.next(now);
             places.emplace_back(b, answers[b].size());
-            answers[b].emplace_back(user{});
+            answers[b].emplace_back(error{errc::internal, {}});  // its place, filled in below
             users.push_back(user{
                 .id = std::string(user_id_prefix) + id.text,
                 .client_id = batch[b].client_id,
@@ -128,20 +152,27 @@ void commit_queue::commit(std::vector<pending_create>& batch) {
         }
     const auto answer = [&](std::size_t k) -> result<user>& { return answers[places[k].first][places[k].second]; };
     const auto began = std::chrono::steady_clock::now();
-    // Once the store has decided which users it stores, the answers are known, and the keyed
-    // creates' kept answers go in the same write.
+    // Once the store has decided which users it stores, the keyed creates' answers are known,
+    // and their kept answers go in the same write (with a copy of their users: the others get
+    // theirs moved once the write is done).
     const auto stored = store_.insert(users, [&](const std::vector<bool>& decided) {
-        for (std::size_t k = 0; k < users.size(); ++k)
-            answer(k) = decided[k] ? result<user>(users[k]) : messages::conflict(users[k].external_user_id);
         std::vector<encoding::kept_record> kept;
+        for (std::size_t k = 0; k < users.size(); ++k)
+            if (is_keyed(batch[places[k].first]))
+                answer(k) = decided[k] ? result<user>(users[k]) : messages::conflict(users[k].external_user_id);
         for (std::size_t b = 0; b < batch.size(); ++b)
-            if (batch[b].keyed) keep(*batch[b].keyed, answers[b], kept);
+            if (is_keyed(batch[b])) keep(batch[b], answers[b], kept);
         return kept;
     });
-    commit_seconds_.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
-    batch_sizes_.observe(static_cast<double>(users.size()));
-    if (!stored)
-        for (std::size_t k = 0; k < users.size(); ++k) answer(k) = failed_write(stored.error());
+    if (!users.empty()) {  // (a batch of invalid requests only writes no user)
+        commit_seconds_.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
+        batch_sizes_.observe(static_cast<double>(users.size()));
+    }
+    for (std::size_t k = 0; k < users.size(); ++k)
+        if (!stored)
+            answer(k) = failed_write(stored.error());
+        else if (!is_keyed(batch[places[k].first]))
+            answer(k) = (*stored)[k] ? result<user>(std::move(users[k])) : messages::conflict(users[k].external_user_id);
     for (std::size_t b = 0; b < batch.size(); ++b) answer_and_release(batch[b], std::move(answers[b]));
 }
 

@@ -8,10 +8,13 @@
 
 #include <ozzie/user_service.hpp>
 
+#include <boost/container/small_vector.hpp>
+
 #include <condition_variable>
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <variant>
 #include <vector>
 
 namespace ozzie {
@@ -19,9 +22,11 @@ namespace ozzie {
 // A create, or a batch of them, answered together.
 struct pending_create {
     std::string client_id;
-    std::vector<result<new_user>> requests;  // validated: an error is its request's answer
-    std::function<void(std::vector<result<user>>)> done;
-    std::optional<keyed_write<std::vector<result<user>>>> keyed;
+    // Validated: an error is its request's answer. One is inline: a single create allocates none.
+    boost::container::small_vector<result<new_user>, 1> requests;
+    // A single create's handler and key, or a batch's.
+    std::variant<user_service::create_handler, user_service::batch_handler> done;
+    std::variant<std::monostate, keyed_write<result<user>>, keyed_write<std::vector<result<user>>>> keyed;
 };
 
 struct pending_update {

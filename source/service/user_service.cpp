@@ -43,31 +43,25 @@ user_service::~user_service() = default;
 void user_service::async_create(std::string_view client_id, new_user request, create_handler done,
                                 std::optional<keyed_write<result<user>>> keyed) {
     if (auto valid = validate(request); !valid) return done(valid.error());
-    // A create is a batch of one.
-    std::vector<result<new_user>> requests;
-    requests.emplace_back(std::move(request));
-    std::optional<keyed_write<std::vector<result<user>>>> keyed_batch;
-    if (keyed)
-        keyed_batch.emplace(std::move(keyed->claim),
-                            [keep = std::move(keyed->keep)](const std::vector<result<user>>& answers) {
-                                return keep(answers.front());
-                            });
-    impl_->queue.push(pending_create{
-        std::string(client_id), std::move(requests),
-        [done = std::move(done)](std::vector<result<user>> answers) { done(std::move(answers.front())); },
-        std::move(keyed_batch)});
+    pending_create create{std::string(client_id), {}, std::move(done), std::monostate{}};
+    create.requests.emplace_back(std::move(request));
+    if (keyed) create.keyed = std::move(*keyed);
+    impl_->queue.push(std::move(create));
 }
 
 void user_service::async_create_batch(std::string_view client_id, std::vector<result<new_user>> requests,
                                       batch_handler done,
                                       std::optional<keyed_write<std::vector<result<user>>>> keyed) {
     if (requests.empty() || requests.size() > max_batch_users) return done(messages::batch_shape(max_batch_users));
-    for (auto& request : requests)
+    pending_create create{std::string(client_id), {}, std::move(done), std::monostate{}};
+    create.requests.reserve(requests.size());
+    for (auto& request : requests) {
         if (request)
             if (auto valid = validate(*request); !valid) request = valid.error();
-    impl_->queue.push(pending_create{
-        std::string(client_id), std::move(requests),
-        [done = std::move(done)](std::vector<result<user>> answers) { done(std::move(answers)); }, std::move(keyed)});
+        create.requests.push_back(std::move(request));
+    }
+    if (keyed) create.keyed = std::move(*keyed);
+    impl_->queue.push(std::move(create));
 }
 
 result<std::variant<idempotency_claim, kept_answer>> user_service::claim_idempotency_key(

@@ -1,5 +1,5 @@
 // Crash safety of the real ozzie-server executable (issue 4, "Crash safety"; issue 9: updates
-// and deletes).
+// and deletes; issue 10: Idempotency-Key and batches).
 //
 // Each round: worker threads, each on its own keep-alive connection, send concurrent creates in
 // which every external id is attempted by 2 or 3 threads at once (and some external ids of
@@ -28,7 +28,7 @@
 //   - no two users hold one external id; an external id that got a 409 on create and that no
 //     user ever gave up still exists; an external id acknowledged by two 201s was given up in
 //     between.
-// The RocksDB directory is also opened read-only and scanned directly (five column families,
+// The RocksDB directory is also opened read-only and scanned directly (six column families,
 // schema_version "2"), as the crash left it after every kill, and once more after the last
 // round, when the server has been stopped gracefully (SIGTERM, exit status 0):
 //   - every external_ids entry points at a user record of the same client and external id and
@@ -41,6 +41,39 @@
 //     user no answer showed may exist after a kill only for a create the kill cut off, and
 //     after the final stop the records are exactly the users the answers and read-backs
 //     established.
+//
+// Safe retries (issue 10). A share of the creates carry an Idempotency-Key (every thread of a
+// slot its own), and so do a share of the PATCHes and DELETEs (and of the requests about removed
+// users), each key used once; now and then a worker also sends POST /v1/users/batch, mostly with
+// a key, of fresh external ids whose answers are certain (each created, but an input repeating an
+// earlier one's id, or asking for the id of another of the worker's users: 409). Every keyed
+// request is remembered with the answer it got, which the store must keep byte for byte (status,
+// Location, ETag, body) unless it is one never kept (400). The scan of the data dir after each
+// kill also reads the "idempotency" column family:
+//   - every record decodes, is under the client that sent its key, and is not of a key no request
+//     used; the answer of every acknowledged keyed request is there exactly as it was answered,
+//     and none of one answered 400;
+//   - a keyed request the kill cut off has its answer kept if and only if its effect is on disk,
+//     all or nothing: a kept 201 of a create names a user on disk with that request's external id
+//     and fields (a user no answer showed that only keyed cut-off creates asked for must be named
+//     by one of their kept answers); a kept 200 of a PATCH is the user's state on disk, and with
+//     no kept answer (or a kept 409 or 404) the user is on disk as before it; a kept 204 of a
+//     DELETE, and the user is gone, else it is there; a batch's kept answer names every user it
+//     created, on disk, and without it none of its external ids is held (a batch without a key
+//     too: all of its users or none).
+// After the restart and the read-back, every keyed request of the round the kill cut off is sent
+// again with the same key, target and body, one at a time: it must replay, with
+// `Idempotent-Replayed: true`, exactly the answer the scan found kept (and the users it names
+// exist as it names them), and if none was kept it is processed afresh, never replayed: a create
+// then answers 201 exactly when no user holds its external id and 409 exactly when one does, a
+// PATCH or DELETE finds its user as before it, and the model takes the new answers as
+// acknowledged. So is every keyed request of the round answered 400 (a backward stage move, an
+// answer never kept) that still names its user: processed afresh, 400 again (or 404, then kept,
+// if the user is gone since). Then every keyed request of the round whose answer is kept, and a
+// sample of older ones (all of them after the last round), is sent again: it must replay its
+// first answer byte for byte (a keyed create acknowledged with 201 gives the same user, never a
+// second one), and some are also sent with the same key and another body, which must answer 422
+// IDEMPOTENCY_KEY_REUSED and change nothing (the next scan would show a change).
 //
 // Rounds: 20 by default, from a fixed seed per variant, so that CI runs the same rounds every
 // time (same ids, secrets, changes and kill delays; the timing still differs). OZZIE_CRASH_ROUNDS=N,
@@ -98,6 +131,7 @@ constexpr unsigned verify_threads = 4;      // concurrent readers after each res
 constexpr int max_kill_delay_ms = 300;      // the kill comes 0..300 ms into the round
 constexpr std::size_t old_users_checked_per_round = 64;  // older users re-read after each restart
 constexpr std::size_t old_keys_checked_per_round = 64;   // older external ids looked up too
+constexpr std::size_t old_keyed_retried_per_round = 64;  // older keyed requests sent again too
 constexpr std::size_t max_reported_violations = 12;  // per phase
 
 // A value given as `--NAME=VALUE` after `--` on the command line, else in the environment.
@@ -201,6 +235,55 @@ struct tracked_user {
     }
 };
 
+// An answer as a write made with an Idempotency-Key keeps it for its retries, which must answer
+// it again byte for byte: its status, the headers the server keeps (Location, ETag) and its body.
+struct kept_answer {
+    unsigned status = 0;
+    std::optional<std::string> location, etag;
+    std::string body;
+    bool operator==(const kept_answer&) const = default;
+};
+
+std::string describe(const kept_answer& a) {
+    return std::to_string(a.status) + (a.location ? " Location " + *a.location : std::string()) +
+           (a.etag ? " ETag " + *a.etag : std::string()) + " " + a.body.substr(0, 300);
+}
+
+// Whether the server keeps an answer with this status: all but 400, 401, 403, 429 and 5xx.
+bool is_kept_status(unsigned status) {
+    return status != 400 && status != 401 && status != 403 && status != 429 && status < 500;
+}
+
+// A write sent with an Idempotency-Key, and what is known of the answer the store keeps for it.
+// Its key is used by no other request of the test, so the key alone names it.
+struct keyed_request {
+    enum class kind { create, batch, patch, remove };
+    kind what = kind::create;
+    std::string client, key;
+    http::verb verb = http::verb::post;
+    std::string target, body;
+    std::vector<user_state> asked;  // create, batch: the users asked for (created_at aside), in order
+    std::vector<unsigned> expected;  // batch: each input's certain status, 201 or 409
+    std::string user_id;             // patch, remove: the user
+    user_fate before, after;         // patch, remove: its fate before the request, and after it if applied
+    bool moves = false;              // patch: it moves the external id
+    bool backwards = false;          // patch: it moves the stage backwards (400, so never applied nor kept)
+
+    enum class known {
+        kept,      // answered; `kept` is what the store must hold and every retry replay
+        not_kept,  // answered with a status never kept: the store holds nothing for it
+        cut_off,   // the kill cut it off: kept with its effect, or neither
+    };
+    known state = known::cut_off;
+    std::optional<kept_answer> kept;
+    std::optional<kept_answer> found;  // cut_off: the answer the scan after the kill found kept, if any
+};
+
+std::string describe(const keyed_request& r) {
+    return std::string(http::to_string(r.verb)) + " " + r.target + " (client " + r.client + ", Idempotency-Key '" +
+           r.key + "')";
+}
+
 std::string percent_encode(std::string_view s) {
     constexpr std::string_view hex = "0123456789ABCDEF";
     std::string out;
@@ -220,12 +303,15 @@ std::string percent_encode(std::string_view s) {
 
 std::string external_target(std::string_view ext) { return "/v1/users/external:" + percent_encode(ext); }
 
-// The JSON body of a response, or null if it is not JSON.
-json::value parse_body(const http_response& res) {
+// A JSON text, or null if it is not JSON.
+json::value parse_json(std::string_view text) {
     boost::system::error_code ec;
-    auto v = json::parse(res.body(), ec);
+    auto v = json::parse(text, ec);
     return ec ? json::value{} : v;
 }
+
+// The JSON body of a response, or null if it is not JSON.
+json::value parse_body(const http_response& res) { return parse_json(res.body()); }
 
 std::string error_code_of(const json::value& body) {
     if (!body.is_object()) return {};
@@ -238,6 +324,23 @@ std::string error_code_of(const json::value& body) {
 std::string excerpt(const http_response& res) {
     std::string body = res.body().substr(0, 300);
     return std::to_string(res.result_int()) + " " + body;
+}
+
+// The kept answer a response gives (or would, for a write kept with it).
+kept_answer answer_of(const http_response& res) {
+    kept_answer a;
+    a.status = res.result_int();
+    if (const auto at = res.find(http::field::location); at != res.end()) a.location = std::string(at->value());
+    if (const auto at = res.find(http::field::etag); at != res.end()) a.etag = std::string(at->value());
+    a.body = res.body();
+    return a;
+}
+
+// The Idempotent-Replayed header of a response, if it has one ("true" on a replay).
+std::optional<std::string> replay_header(const http_response& res) {
+    const auto at = res.find("Idempotent-Replayed");
+    if (at == res.end()) return std::nullopt;
+    return std::string(at->value());
 }
 
 bool looks_like_user_id(std::string_view id) {
@@ -305,7 +408,7 @@ public:
         in_.remove_prefix(1);
         return b;
     }
-    std::string string() {
+    std::uint32_t varint() {
         std::uint32_t n = 0;
         for (int shift = 0; ok_; shift += 7) {
             const unsigned char b = byte();
@@ -313,6 +416,15 @@ public:
             n |= static_cast<std::uint32_t>(b & 0x7F) << shift;
             if ((b & 0x80) == 0) break;
         }
+        return ok_ ? n : 0;
+    }
+    std::uint64_t int64() {  // little-endian
+        std::uint64_t n = 0;
+        for (int i = 0; i < 8; ++i) n |= std::uint64_t{byte()} << (8 * i);
+        return n;
+    }
+    std::string string() {
+        const std::uint32_t n = varint();
         if (!ok_ || n > in_.size()) {
             ok_ = false;
             return {};
@@ -358,13 +470,39 @@ std::optional<user_state> decode_user_value(std::string_view value) {
     u.phone = in.optional();
     u.language = in.string();
     u.stage = in.byte();
-    std::uint64_t created = 0;
-    for (int i = 0; i < 8; ++i) created |= std::uint64_t{in.byte()} << (8 * i);
-    u.created_at = utc_text(static_cast<std::int64_t>(created));
+    u.created_at = utc_text(static_cast<std::int64_t>(in.int64()));
     if (!in.ok() || !in.at_end() || u.stage > 2 ||
         (u.language != "en" && u.language != "pt" && u.language != "es"))
         return std::nullopt;
     return u;
+}
+
+// A record of "idempotency": the answer kept for an Idempotency-Key.
+struct kept_record {
+    std::int64_t created_at = 0;  // Unix seconds
+    std::string fingerprint;
+    kept_answer answer;
+    std::vector<std::string> other_headers;  // names of headers other than Location and ETag: none
+};
+
+std::optional<kept_record> decode_kept_value(std::string_view value) {
+    value_reader in(value);
+    if (in.byte() != 0x01) return std::nullopt;
+    kept_record r;
+    r.created_at = static_cast<std::int64_t>(in.int64());
+    r.fingerprint = in.string();
+    r.answer.status = in.varint();
+    const std::uint32_t headers = in.varint();
+    for (std::uint32_t i = 0; i < headers && in.ok(); ++i) {
+        std::string name = in.string();
+        std::string text = in.string();
+        if (name == "Location" && !r.answer.location) r.answer.location = std::move(text);
+        else if (name == "ETag" && !r.answer.etag) r.answer.etag = std::move(text);
+        else r.other_headers.push_back(std::move(name));
+    }
+    r.answer.body = in.string();
+    if (!in.ok() || !in.at_end() || r.fingerprint.empty()) return std::nullopt;
+    return r;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -390,8 +528,10 @@ public:
         // Every user and every external id ever involved, read back after the last restart.
         std::vector<std::string> ids;
         for (const auto& [id, u] : users_) ids.push_back(id);
-        verify(ids, std::vector<user_key>(all_keys_.begin(), all_keys_.end()), {},
-               "after restart " + std::to_string(starts_ - 1));
+        const std::string after_restart = "after restart " + std::to_string(starts_ - 1);
+        verify(ids, std::vector<user_key>(all_keys_.begin(), all_keys_.end()), {}, after_restart);
+        // And every keyed request whose answer is kept, sent again.
+        retry_keyed({}, kept_keys_, after_restart);
         stop_gracefully();
         check_disk(read_disk("after the final graceful stop"), "after the final graceful stop", nullptr);
         report();
@@ -436,11 +576,13 @@ private:
 
     // --- one round: what is sent ------------------------------------------------------------
 
-    // What slot `i` of a round asks: a create of `key`, by the threads first..first+count-1.
+    // What slot `i` of a round asks: a create of `key`, by the threads first..first+count-1, each
+    // with an Idempotency-Key of its own if `keyed`.
     struct slot {
         user_key key;
         unsigned first_thread;
         unsigned thread_count;
+        bool keyed;
         bool includes(unsigned t) const {
             return (t + worker_threads - first_thread) % worker_threads < thread_count;
         }
@@ -449,13 +591,14 @@ private:
     // Slots are a pure function of (round seed, index), so the threads agree on them without
     // sharing anything. Pairs of slots 2j, 2j+1 use the same external id under the two clients
     // (which must not collide); one slot in 8 re-attempts an external id of an earlier round
-    // (which may have been given up since, and then the create succeeds).
+    // (which may have been given up since, and then the create succeeds). One slot in three is keyed.
     slot make_slot(std::uint64_t round_seed, unsigned round, std::uint64_t i,
                    const std::vector<user_key>& old_keys) const {
         const std::uint64_t h = splitmix64(round_seed ^ (i * 0xD1B54A32D192ED03ULL));
         slot s;
         s.thread_count = 2 + static_cast<unsigned>(h % 2);
         s.first_thread = static_cast<unsigned>((h >> 8) % worker_threads);
+        s.keyed = (h >> 40) % 3 == 0;
         if (!old_keys.empty() && (h >> 16) % 8 == 0) {
             s.key = old_keys[(h >> 24) % old_keys.size()];
             return s;
@@ -542,12 +685,18 @@ private:
         std::vector<std::string> own;               // the ids in `users`, to pick from
         std::vector<std::pair<user_key, std::string>> created;  // 201: key, id
         std::vector<user_key> conflicts;                         // 409 on create
-        std::optional<user_key> unanswered_create;               // cut off by the kill
+        // The external ids the create or batch the kill cut off asked for (a batch's fresh ones),
+        // whether it had an Idempotency-Key, and whether it was a batch.
+        std::vector<user_key> unanswered;
+        bool unanswered_keyed = false, unanswered_batch = false;
+        std::string key_prefix;              // of its Idempotency-Keys: the round and the worker
+        std::vector<keyed_request> keyed;    // its requests with an Idempotency-Key, in order
         std::set<std::string> touched;   // ids created, changed or asked about
         std::set<user_key> released;     // external ids a PATCH or DELETE sent may have given up
         std::set<user_key> involved;     // those, and the ones PATCHes asked for
         std::vector<std::string> violations;
-        std::size_t fresh_ids = 0;
+        std::size_t fresh_ids = 0, keys_made = 0;
+        std::size_t batches = 0, batches_answered = 0;
         std::size_t creates = 0, patches = 0, patches_applied = 0, patch_conflicts = 0, moves_applied = 0,
                     stage_moves_applied = 0, backward_refused = 0, deletes = 0, deletes_applied = 0,
                     gone_answered = 0;
@@ -557,9 +706,11 @@ private:
     // kill was sent).
     static std::optional<http_response> send(http_client& client, http::verb verb, const std::string& target,
                                              const account& who, std::string body,
-                                             const std::atomic<bool>& kill_sent, worker_log& log) {
+                                             const std::atomic<bool>& kill_sent, worker_log& log,
+                                             const std::string& idempotency_key = {}) {
         ozzie::testing::header_list headers = {{"Authorization", who.authorization()}};
         if (!body.empty()) headers.emplace_back("Content-Type", "application/json");
+        if (!idempotency_key.empty()) headers.emplace_back("Idempotency-Key", idempotency_key);
         try {
             return client.request(verb, target, headers, std::move(body));
         } catch (const std::exception& e) {
@@ -570,15 +721,60 @@ private:
         }
     }
 
-    // A create in slot `i`; false if the server is gone.
+    // A new Idempotency-Key, used by no other request of the test: printable ASCII, some with
+    // punctuation a header value may hold, some of the longest length allowed.
+    static std::string next_key(worker_log& log) {
+        const std::size_t n = log.keys_made++;
+        std::string key = log.key_prefix + " #" + std::to_string(n);
+        if (n % 4 == 1) key += R"( {"k":"a/b?c=%20&d"};'\)";
+        if (n % 16 == 6) key.resize(255, '~');
+        return key;
+    }
+
+    // A keyed request about to be sent (its outcome unknown yet).
+    static keyed_request keyed_write(keyed_request::kind what, const std::string& client, std::string key,
+                                     http::verb verb, std::string target, std::string body) {
+        keyed_request r;
+        r.what = what;
+        r.client = client;
+        r.key = std::move(key);
+        r.verb = verb;
+        r.target = std::move(target);
+        r.body = std::move(body);
+        return r;
+    }
+
+    // Notes the outcome of keyed request `r`: the answer it got (the first for its key: no replay),
+    // or none if the kill cut it off.
+    static void note_keyed(keyed_request r, const std::optional<http_response>& res, worker_log& log) {
+        if (res) {
+            if (const auto replay = replay_header(*res))
+                log.violations.push_back(describe(r) + ", the key's first use, answered with Idempotent-Replayed: " +
+                                         *replay + ": " + excerpt(*res));
+            const kept_answer answer = answer_of(*res);
+            r.state = is_kept_status(answer.status) ? keyed_request::known::kept : keyed_request::known::not_kept;
+            if (r.state == keyed_request::known::kept) r.kept = answer;
+        }
+        log.keyed.push_back(std::move(r));
+    }
+
+    // A create in slot `i` (with an Idempotency-Key if the slot is keyed); false if the server is gone.
     bool create(http_client& client, const slot& s, std::uint64_t i, const std::atomic<bool>& kill_sent,
                 worker_log& log) const {
         ++log.creates;
         const user_state asked = create_request(s.key, i);
+        const std::string key = s.keyed ? next_key(log) : std::string();
         const auto res = send(client, http::verb::post, "/v1/users", account_named(s.key.client),
-                              create_body(asked), kill_sent, log);
+                              create_body(asked), kill_sent, log, key);
+        if (s.keyed) {
+            auto r = keyed_write(keyed_request::kind::create, s.key.client, key, http::verb::post, "/v1/users",
+                                 create_body(asked));
+            r.asked = {asked};
+            note_keyed(std::move(r), res, log);
+        }
         if (!res) {
-            log.unanswered_create = s.key;
+            log.unanswered = {s.key};
+            log.unanswered_keyed = s.keyed;
             return false;
         }
         const auto body = parse_body(*res);
@@ -605,6 +801,103 @@ private:
         return true;
     }
 
+    static std::string batch_body(const std::vector<user_state>& users) {
+        std::string body = R"({"users":[)";
+        for (std::size_t j = 0; j < users.size(); ++j) body += (j ? "," : "") + create_body(users[j]);
+        return body + "]}";
+    }
+
+    // A POST /v1/users/batch (with an Idempotency-Key three times in four) for one client, whose
+    // answers are all certain: 2 to 6 external ids no other request of the round asks for, each
+    // created; sometimes one of them again (409: the first wins), and sometimes the external id of
+    // another of the worker's users (409: no one else moves that user). All of its users are
+    // stored in one write, with its kept answer. False if the server is gone.
+    bool create_batch(http_client& client, const round_plan& plan, unsigned t, std::uint64_t i, std::mt19937_64& rng,
+                      const std::atomic<bool>& kill_sent, worker_log& log) const {
+        const auto pick = [&rng](std::size_t n) { return static_cast<std::size_t>(rng() % n); };
+        const account& who = accounts_[pick(accounts_.size())];
+        std::vector<user_state> asked;
+        std::vector<unsigned> expected;
+        std::vector<user_key> fresh;
+        for (std::size_t j = 0, n = 2 + pick(5); j < n; ++j) {
+            user_key key{who.id, "crash-r" + std::to_string(plan.round) + "-t" + std::to_string(t) + "-b" +
+                                     std::to_string(log.batches) + "-" + std::to_string(j)};
+            if (j == 1) key.ext += " ü/%";  // needs percent-encoding in the path
+            fresh.push_back(key);
+            asked.push_back(create_request(key, i * 8 + j));
+            expected.push_back(201);
+        }
+        if (pick(2) == 0) {
+            asked.push_back(create_request(fresh.front(), i * 8 + 6));
+            expected.push_back(409);
+        }
+        std::vector<std::string> held;
+        for (const auto& [id, u] : log.users)
+            if (u.state && !u.pending && u.client == who.id) held.push_back(u.state->ext);
+        if (!held.empty() && pick(2) == 0) {
+            asked.push_back(create_request({who.id, held[pick(held.size())]}, i * 8 + 7));
+            expected.push_back(409);
+        }
+        ++log.batches;
+        const bool keyed = pick(4) != 0;
+        const std::string key = keyed ? next_key(log) : std::string();
+        const std::string body = batch_body(asked);
+        const std::string what = "POST /v1/users/batch of " + std::to_string(asked.size()) + " users of " + who.id +
+                                 " (" + describe(fresh.front()) + " ...)";
+        for (const auto& u : asked) log.involved.insert(u.key());
+        const auto res = send(client, http::verb::post, "/v1/users/batch", who, body, kill_sent, log, key);
+        if (keyed) {
+            auto r = keyed_write(keyed_request::kind::batch, who.id, key, http::verb::post, "/v1/users/batch", body);
+            r.asked = asked;
+            r.expected = expected;
+            note_keyed(std::move(r), res, log);
+        }
+        if (!res) {
+            log.unanswered = fresh;
+            log.unanswered_keyed = keyed;
+            log.unanswered_batch = true;
+            return false;
+        }
+        const auto answer = parse_body(*res);
+        const json::array* data = nullptr;
+        if (answer.is_object())
+            if (const auto* d = answer.as_object().if_contains("data"); d && d->is_array()) data = &d->as_array();
+        if (res->result_int() != 200 || !data || data->size() != asked.size()) {
+            log.violations.push_back(what + " answered " + excerpt(*res) + ", not 200 with one answer an input");
+            return true;
+        }
+        ++log.batches_answered;
+        for (std::size_t j = 0; j < asked.size(); ++j) {
+            const json::value& element = (*data)[j];
+            const auto* status = element.is_object() ? element.as_object().if_contains("status") : nullptr;
+            const bool created = status && status->is_int64() && status->as_int64() == 201;
+            const bool conflict = status && status->is_int64() && status->as_int64() == 409 &&
+                                  error_code_of(element) == "CONFLICT";
+            const auto got = created ? user_in(element, who.id) : std::nullopt;
+            user_state expected_user = asked[j];
+            if (got) expected_user.created_at = got->second.created_at;
+            if (expected[j] == 201 && (!got || got->second != expected_user || expected_user.created_at.empty())) {
+                log.violations.push_back(what + ": input " + std::to_string(j) + " (" + describe(asked[j].key()) +
+                                         ", an external id no one else asks for) answered " +
+                                         json::serialize(element).substr(0, 300) + ", not 201 with " +
+                                         describe(expected_user));
+            } else if (expected[j] == 409 && !conflict) {
+                log.violations.push_back(what + ": input " + std::to_string(j) + " (" + describe(asked[j].key()) +
+                                         ", held by an earlier input or another of the worker's users) answered " +
+                                         json::serialize(element).substr(0, 300) + ", not 409 CONFLICT");
+            }
+            if (got) {
+                log.created.emplace_back(asked[j].key(), got->first);
+                log.users[got->first] = tracked_user{who.id, got->second, std::nullopt};
+                log.own.push_back(got->first);
+                log.touched.insert(got->first);
+            } else if (conflict) {
+                log.conflicts.push_back(asked[j].key());
+            }
+        }
+        return true;
+    }
+
     // The target of a request about user `id`: by id, or by its current external id.
     static std::string target_of(const std::string& id, const user_state& u, bool by_external) {
         return by_external ? external_target(u.ext) : "/v1/users/" + id;
@@ -612,7 +905,7 @@ private:
 
     // A PATCH of the worker's live user `id`; false if the server is gone.
     bool patch(http_client& client, const std::string& id, const patch_spec& spec, move_outcome certain,
-               bool by_external, const std::atomic<bool>& kill_sent, worker_log& log) const {
+               bool by_external, bool keyed, const std::atomic<bool>& kill_sent, worker_log& log) const {
         log.touched.insert(id);
         tracked_user& u = log.users.at(id);
         const user_state before = *u.state;
@@ -631,8 +924,20 @@ private:
         ++log.patches;
         const std::string what = "PATCH " + target_of(id, before, by_external) + " (user " + id + ", " +
                                  describe(before.key()) + ") with " + spec.body();
-        const auto res = send(client, http::verb::patch, target_of(id, before, by_external),
-                              account_named(before.client), spec.body(), kill_sent, log);
+        const std::string target = target_of(id, before, by_external);
+        const std::string key = keyed ? next_key(log) : std::string();
+        const auto res = send(client, http::verb::patch, target, account_named(before.client), spec.body(), kill_sent,
+                              log, key);
+        if (keyed) {
+            auto r =
+                keyed_write(keyed_request::kind::patch, before.client, key, http::verb::patch, target, spec.body());
+            r.user_id = id;
+            r.before = before;
+            r.after = backwards ? before : after;
+            r.moves = moves;
+            r.backwards = backwards;
+            note_keyed(std::move(r), res, log);
+        }
         if (!res) {
             if (!backwards) u.pending = user_fate(after);  // a backward move is refused either way
             return false;
@@ -678,8 +983,8 @@ private:
     }
 
     // A DELETE of the worker's live user `id`; false if the server is gone.
-    bool remove(http_client& client, const std::string& id, bool by_external, const std::atomic<bool>& kill_sent,
-                worker_log& log) const {
+    bool remove(http_client& client, const std::string& id, bool by_external, bool keyed,
+                const std::atomic<bool>& kill_sent, worker_log& log) const {
         log.touched.insert(id);
         tracked_user& u = log.users.at(id);
         const user_state before = *u.state;
@@ -687,7 +992,16 @@ private:
         log.involved.insert(before.key());
         ++log.deletes;
         const std::string target = target_of(id, before, by_external);
-        const auto res = send(client, http::verb::delete_, target, account_named(before.client), {}, kill_sent, log);
+        const std::string key = keyed ? next_key(log) : std::string();
+        const auto res =
+            send(client, http::verb::delete_, target, account_named(before.client), {}, kill_sent, log, key);
+        if (keyed) {
+            auto r = keyed_write(keyed_request::kind::remove, before.client, key, http::verb::delete_, target, {});
+            r.user_id = id;
+            r.before = before;
+            r.after = user_fate();
+            note_keyed(std::move(r), res, log);
+        }
         if (!res) {
             u.pending = user_fate();
             return false;
@@ -704,13 +1018,21 @@ private:
     }
 
     // A DELETE or PATCH of the worker's deleted user `id`, by id: 404 it must be.
-    bool ask_gone(http_client& client, const std::string& id, bool as_patch, const std::atomic<bool>& kill_sent,
-                  worker_log& log) const {
+    bool ask_gone(http_client& client, const std::string& id, bool as_patch, bool keyed,
+                  const std::atomic<bool>& kill_sent, worker_log& log) const {
         log.touched.insert(id);
         const tracked_user& u = log.users.at(id);
         const std::string target = "/v1/users/" + id;
-        const auto res = send(client, as_patch ? http::verb::patch : http::verb::delete_, target,
-                              account_named(u.client), as_patch ? R"({"name":"Back Again"})" : "", kill_sent, log);
+        const auto verb = as_patch ? http::verb::patch : http::verb::delete_;
+        const std::string body = as_patch ? R"({"name":"Back Again"})" : "";
+        const std::string key = keyed ? next_key(log) : std::string();
+        const auto res = send(client, verb, target, account_named(u.client), body, kill_sent, log, key);
+        if (keyed) {
+            auto r = keyed_write(as_patch ? keyed_request::kind::patch : keyed_request::kind::remove, u.client, key,
+                                 verb, target, body);
+            r.user_id = id;
+            note_keyed(std::move(r), res, log);  // before and after: gone
+        }
         if (!res) return false;  // a refused request changes nothing, answered or not
         if (res->result_int() == 404 && error_code_of(parse_body(*res)) == "NOT_FOUND")
             ++log.gone_answered;
@@ -735,11 +1057,13 @@ private:
         const auto pick = [&rng](std::size_t n) { return static_cast<std::size_t>(rng() % n); };
         const std::string id = log.own[pick(log.own.size())];
         const tracked_user& u = log.users.at(id);
-        if (!u.state) return ask_gone(client, id, pick(2) == 0, kill_sent, log);
+        // One request in four has an Idempotency-Key.
+        const auto keyed = [&pick] { return pick(4) == 0; };
+        if (!u.state) return ask_gone(client, id, pick(2) == 0, keyed(), kill_sent, log);
         const user_state current = *u.state;
         const bool by_external = pick(5) == 0;
         const auto roll = pick(100);
-        if (roll < 12) return remove(client, id, by_external, kill_sent, log);
+        if (roll < 12) return remove(client, id, by_external, keyed(), kill_sent, log);
         if (roll < 22) {
             // A rotation: this user takes a fresh id, and another of the worker's users, of the
             // same client, takes the one given up; a create or another worker may take it first.
@@ -751,12 +1075,12 @@ private:
             if (!partners.empty()) {
                 patch_spec away;
                 away.ext = fresh_ext(plan.round, t, log);
-                if (!patch(client, id, away, move_outcome::applied, by_external, kill_sent, log)) return false;
+                if (!patch(client, id, away, move_outcome::applied, by_external, keyed(), kill_sent, log)) return false;
                 if (log.users.at(id).state == current) return true;  // refused: nothing was given up
                 patch_spec take;
                 take.ext = current.ext;
                 const std::string& partner = partners[pick(partners.size())];
-                return patch(client, partner, take, move_outcome::either, pick(5) == 0, kill_sent, log);
+                return patch(client, partner, take, move_outcome::either, pick(5) == 0, keyed(), kill_sent, log);
             }
         }
         patch_spec spec;
@@ -798,7 +1122,7 @@ private:
         else if (r == 1) spec.phone = std::optional<std::string>();
         if (pick(4) == 0) spec.language = languages[pick(3)];
         if (pick(10) < 4) spec.stage = static_cast<int>(pick(3));  // forward, the same, or backward
-        return patch(client, id, spec, certain, by_external, kill_sent, log);
+        return patch(client, id, spec, certain, by_external, keyed(), kill_sent, log);
     }
 
     void worker(unsigned t, http_client& client, const round_plan& plan, std::latch& go,
@@ -811,6 +1135,8 @@ private:
             if (!create(client, s, i, kill_sent, log)) break;
             // Two changes in three creates, on users this worker owns (it may have none yet).
             if (!log.own.empty() && rng() % 3 != 0 && !change_one(t, client, plan, i, rng, kill_sent, log)) break;
+            // And a batch now and then.
+            if (rng() % 12 == 0 && !create_batch(client, plan, t, i, rng, kill_sent, log)) break;
         }
     }
 
@@ -823,6 +1149,8 @@ private:
         plan.old_keys.assign(all_keys_.begin(), all_keys_.end());
         // The users are dealt out afresh each round: each is changed by one worker only.
         std::vector<worker_log> logs(worker_threads);
+        for (unsigned t = 0; t < worker_threads; ++t)
+            logs[t].key_prefix = "crash r" + std::to_string(round) + " t" + std::to_string(t);
         for (const auto& [id, u] : users_) {
             auto& log = logs[splitmix64(stable_hash(id) ^ plan.seed) % worker_threads];
             log.users.emplace(id, u);
@@ -860,8 +1188,11 @@ private:
 
         // What the clients were told.
         const std::string during = "round " + std::to_string(round) + ": ";
-        std::set<user_key> round_keys, unanswered;
-        std::set<std::string> touched;
+        std::set<user_key> round_keys;
+        cut_off_creates unanswered;
+        std::vector<std::string> round_keyed;  // the Idempotency-Keys sent in the round
+        std::set<std::string> touched = std::move(retried_ids_);  // and the users the last retries changed
+        retried_ids_.clear();
         std::size_t answers = 0;
         for (auto& log : logs) {
             for (auto& v : log.violations) violation(during + v);
@@ -891,11 +1222,24 @@ private:
                 users_[id] = u;
             }
             for (const auto& key : log.conflicts) round_keys.insert(key);
-            if (log.unanswered_create) {
-                round_keys.insert(*log.unanswered_create);
-                unanswered.insert(*log.unanswered_create);
+            if (!log.unanswered.empty()) {
+                round_keys.insert(log.unanswered.begin(), log.unanswered.end());
+                unanswered.keys.insert(log.unanswered.begin(), log.unanswered.end());
+                if (!log.unanswered_keyed) unanswered.unkeyed.insert(log.unanswered.begin(), log.unanswered.end());
+                if (log.unanswered_batch) unanswered.batches.push_back(log.unanswered);
                 ++unanswered_count_;
             }
+            for (auto& r : log.keyed) {
+                ++keyed_sent_;
+                if (r.state == keyed_request::known::cut_off) ++keyed_cut_off_;
+                if (r.what == keyed_request::kind::batch) ++keyed_batches_;
+                round_keyed.push_back(r.key);
+                const std::string key = r.key;
+                if (!keyed_.emplace(key, std::move(r)).second)
+                    throw std::logic_error("Idempotency-Key '" + key + "' made twice");
+            }
+            batches_ += log.batches;
+            batches_answered_ += log.batches_answered;
             attempts_ += log.creates;
             conflict_count_ += log.conflicts.size();
             patches_ += log.patches;
@@ -908,7 +1252,7 @@ private:
             deletes_applied_ += log.deletes_applied;
             gone_answered_ += log.gone_answered;
             answers += log.created.size() + log.conflicts.size() + log.patches_applied + log.patch_conflicts +
-                       log.backward_refused + log.deletes_applied + log.gone_answered;
+                       log.backward_refused + log.deletes_applied + log.gone_answered + log.batches_answered;
         }
         for (const auto& log : logs) conflicted_.insert(log.conflicts.begin(), log.conflicts.end());
         all_keys_.insert(round_keys.begin(), round_keys.end());
@@ -937,7 +1281,24 @@ private:
         std::shuffle(older_keys.begin(), older_keys.end(), rng_);
         older_keys.resize(std::min(older_keys.size(), old_keys_checked_per_round));
         keys.insert(keys.end(), older_keys.begin(), older_keys.end());
-        verify(ids, keys, unanswered, "after restart " + std::to_string(starts_ - 1));
+        const std::string after_restart = "after restart " + std::to_string(starts_ - 1);
+        verify(ids, keys, unanswered.keys, after_restart);
+
+        // The round's keyed requests again: those the kill cut off settle, those answered 400 are
+        // refused again, the others replay; and a sample of older ones replay too.
+        std::vector<std::string> again, replays;
+        for (const auto& key : round_keyed) {
+            const auto state = keyed_.at(key).state;
+            if (state == keyed_request::known::kept) replays.push_back(key);
+            else again.push_back(key);
+        }
+        std::vector<std::string> older_keyed = kept_keys_;
+        std::shuffle(older_keyed.begin(), older_keyed.end(), rng_);
+        older_keyed.resize(std::min(older_keyed.size(), old_keyed_retried_per_round));
+        replays.insert(replays.end(), older_keyed.begin(), older_keyed.end());
+        retry_keyed(again, replays, after_restart);
+        for (const auto& key : round_keyed)
+            if (keyed_.at(key).state == keyed_request::known::kept) kept_keys_.push_back(key);
         ++rounds_done_;
     }
 
@@ -1085,6 +1446,295 @@ private:
                           "gave it up, but no user holds it now: lost after the crash");
     }
 
+    // --- keyed requests sent again after a restart ------------------------------------------
+
+    ozzie::testing::header_list headers_of(const keyed_request& r) const {
+        ozzie::testing::header_list headers = {{"Authorization", account_named(r.client).authorization()},
+                                               {"Idempotency-Key", r.key}};
+        if (!r.body.empty()) headers.emplace_back("Content-Type", "application/json");
+        return headers;
+    }
+
+    // Another body for the target of keyed request `r` (not a DELETE): its key with it must
+    // answer 422 and do nothing, and if it did, a user no answer showed (a create or batch) or a
+    // change no answer acknowledged (a PATCH) would be found.
+    static std::string reused_body(const keyed_request& r) {
+        if (r.what == keyed_request::kind::patch) {
+            auto body = parse_json(r.body);
+            if (!body.is_object()) body = json::object{};
+            body.as_object()["name"] = "Reused Key";
+            return json::serialize(body);
+        }
+        auto users = r.asked;
+        users.front().ext += " (reused key)";
+        return r.what == keyed_request::kind::batch ? batch_body(users) : create_body(users.front());
+    }
+
+    // The users kept answer `a` of a create or batch says it created, with their states.
+    static std::vector<std::pair<std::string, user_state>> created_by(const keyed_request& r, const kept_answer& a) {
+        std::vector<std::pair<std::string, user_state>> users;
+        const auto body = parse_json(a.body);
+        if (r.what == keyed_request::kind::create && a.status == 201) {
+            if (auto got = user_in(body, r.client)) users.push_back(std::move(*got));
+        } else if (r.what == keyed_request::kind::batch && a.status == 200 && body.is_object()) {
+            if (const auto* data = body.as_object().if_contains("data"); data && data->is_array())
+                for (const auto& element : data->as_array())
+                    if (auto got = user_in(element, r.client)) users.push_back(std::move(*got));
+        }
+        return users;
+    }
+
+    // After a restart and its read-back: sends every keyed request in `again` (the kill cut them
+    // off, or their answers were not kept) again, one at a time, so that the model can follow each
+    // answer processed afresh; then every one in `replays` (and those of `again` whose answers are
+    // now kept), on verify_threads connections at once: each must replay its kept answer.
+    void retry_keyed(const std::vector<std::string>& again, std::vector<std::string> replays,
+                     const std::string& when) {
+        // Who holds each external id, as the users' states say (the read-back settled them all).
+        std::map<user_key, std::string> holders;
+        for (const auto& [id, u] : users_)
+            if (u.state && !u.pending) holders.emplace(u.state->key(), id);
+        try {
+            http_client client(server_->port());
+            for (const auto& key : again) {
+                keyed_request& r = keyed_.at(key);
+                if (r.state == keyed_request::known::not_kept && !resends_to_its_user(r)) continue;
+                const auto res = client.request(r.verb, r.target, headers_of(r), r.body);
+                if (r.state == keyed_request::known::cut_off) settle(r, res, holders, when);
+                else refused_again(r, res, when);
+                if (r.state == keyed_request::known::kept) replays.push_back(key);
+            }
+        } catch (const std::exception& e) {
+            violation(when + ": sending a keyed request again failed: " + e.what());
+            return;
+        }
+        replay_all(replays, when);
+    }
+
+    // Settles keyed request `r`, which the kill cut off, by the answer `res` to it sent again: if
+    // the scan after the kill found an answer kept for it, that answer replayed (and the users it
+    // names as the read-back found them); if not, an answer processed afresh, which the model
+    // takes as acknowledged.
+    void settle(keyed_request& r, const http_response& res, std::map<user_key, std::string>& holders,
+                const std::string& when) {
+        const std::string what = when + ": " + describe(r) + ", cut off by the kill, sent again";
+        const auto replay = replay_header(res);
+        const kept_answer answer = answer_of(res);
+        if (r.found) {
+            ++cut_off_kept_;
+            if (replay != "true" || answer != *r.found)
+                violation(what + ", answered " + (replay ? "as a replay" : "afresh") + " " + describe(answer) +
+                          ", but the store kept " + describe(*r.found) + " for it");
+            else
+                check_replayed_effect(r, answer, what);
+            r.state = keyed_request::known::kept;
+            r.kept = std::move(r.found);
+            r.found.reset();
+            return;
+        }
+        ++cut_off_fresh_;
+        if (replay)
+            violation(what + ", answered with Idempotent-Replayed: " + *replay +
+                      " though the store kept no answer for it after the kill: " + excerpt(res));
+        process_fresh(r, res, holders, what);
+        r.state = is_kept_status(answer.status) ? keyed_request::known::kept : keyed_request::known::not_kept;
+        if (r.state == keyed_request::known::kept) r.kept = answer;
+    }
+
+    // Whether keyed request `r` (a PATCH answered 400, kept nowhere) still names its user: by id,
+    // or by an external id the user still holds (another user may hold it now).
+    bool resends_to_its_user(const keyed_request& r) const {
+        const auto& now = users_.at(r.user_id).state;
+        return r.target == "/v1/users/" + r.user_id || (now && r.before && now->ext == r.before->ext);
+    }
+
+    // Checks the answer `res` to keyed request `r`, a backward stage move answered 400 and so not
+    // kept, sent again: processed afresh, and refused again, 400 while its user is there (stages
+    // only move forward) and 404, which is kept, once it is gone.
+    void refused_again(keyed_request& r, const http_response& res, const std::string& when) {
+        const std::string what = when + ": " + describe(r) + ", answered 400, sent again";
+        if (const auto replay = replay_header(res))
+            violation(what + ", answered with Idempotent-Replayed: " + *replay + " though its 400 was not kept: " +
+                      excerpt(res));
+        const bool gone = !users_.at(r.user_id).state;
+        const unsigned status = res.result_int();
+        const std::string code = error_code_of(parse_body(res));
+        if (gone ? status != 404 || code != "NOT_FOUND" : status != 400 || code != "VALIDATION_ERROR")
+            violation(what + ", answered " + excerpt(res) + ", not " +
+                      (gone ? "404 NOT_FOUND (the user is gone)" : "400 VALIDATION_ERROR (the stage moves backwards)"));
+        ++unkept_retried_;
+        if (is_kept_status(status)) {
+            r.state = keyed_request::known::kept;
+            r.kept = answer_of(res);
+        }
+    }
+
+    // What a replayed answer of a request the kill cut off names is as the read-back found it:
+    // each user a create or batch made exists (once: the read-back by external id found it), and a
+    // PATCH's or DELETE's user is as the answer leaves it.
+    void check_replayed_effect(const keyed_request& r, const kept_answer& a, const std::string& what) {
+        for (const auto& [id, state] : created_by(r, a)) {
+            const auto known = users_.find(id);
+            if (known == users_.end())
+                violation(what + ", replays the creation of user " + id + " (" + describe(state) +
+                          "), whom the read-back did not find");
+            else if (known->second.state != state)
+                violation(what + ", replays the creation of user " + id + " as " + describe(state) +
+                          ", who reads as " + describe(known->second.state));
+        }
+        if (r.what == keyed_request::kind::patch && a.status == 200) {
+            const auto got = user_in(parse_json(a.body), r.client);
+            if (got && users_.at(r.user_id).state != got->second)
+                violation(what + ", replays user " + r.user_id + " as " + describe(got->second) + ", who reads as " +
+                          describe(users_.at(r.user_id).state));
+        }
+        if (r.what == keyed_request::kind::remove && a.status == 204 && users_.at(r.user_id).state)
+            violation(what + ", replays its 204, but user " + r.user_id + " reads as " +
+                      describe(users_.at(r.user_id).state));
+    }
+
+    // A user a create processed afresh after the restart made: the model takes it.
+    void adopt_created(const std::string& id, const user_state& state, std::map<user_key, std::string>& holders,
+                       const std::string& what) {
+        if (!users_.emplace(id, tracked_user{state.client, state, std::nullopt}).second)
+            violation(what + ": 201 gives the id " + id + " of an earlier user");
+        holders[state.key()] = id;
+        created_keys_.insert(state.key());
+        all_keys_.insert(state.key());
+        retried_ids_.insert(id);
+        ++retry_created_;
+    }
+
+    // Checks the answer `res` of keyed request `r`, whose kill-cut first try the store has no
+    // answer kept for and so did not apply either, processed afresh now, against the model (every
+    // user settled, `holders` current), and applies it to the model.
+    void process_fresh(const keyed_request& r, const http_response& res, std::map<user_key, std::string>& holders,
+                       const std::string& what) {
+        const auto body = parse_body(res);
+        const unsigned status = res.result_int();
+        const std::string code = error_code_of(body);
+        if (r.what == keyed_request::kind::create || r.what == keyed_request::kind::batch) {
+            // One answer a user asked for: 201 if its external id is free, else 409.
+            const auto one = [&](const json::value& element, unsigned element_status, std::string_view element_code,
+                                 const user_state& asked) {
+                const auto held = holders.find(asked.key());
+                const auto got = element_status == 201 ? user_in(element, r.client) : std::nullopt;
+                user_state expected = asked;
+                if (got) expected.created_at = got->second.created_at;
+                if (held == holders.end() && (!got || got->second != expected))
+                    violation(what + ", processed afresh: " + describe(asked.key()) + ", which no user holds, got " +
+                              json::serialize(element).substr(0, 300) + ", not 201 with " + describe(expected));
+                else if (held != holders.end() && !(element_status == 409 && element_code == "CONFLICT"))
+                    violation(what + ", processed afresh: " + describe(asked.key()) + ", which user " + held->second +
+                              " holds, got " + json::serialize(element).substr(0, 300) +
+                              ", not 409 CONFLICT (two users for one external id?)");
+                if (got) adopt_created(got->first, got->second, holders, what);
+                else if (element_status == 409) conflicted_.insert(asked.key());
+            };
+            if (r.what == keyed_request::kind::create) return one(body, status, code, r.asked.front());
+            const json::array* data = nullptr;
+            if (body.is_object())
+                if (const auto* d = body.as_object().if_contains("data"); d && d->is_array()) data = &d->as_array();
+            if (status != 200 || !data || data->size() != r.asked.size())
+                return violation(what + ", processed afresh: answered " + excerpt(res) +
+                                 ", not 200 with one answer an input");
+            for (std::size_t j = 0; j < r.asked.size(); ++j) {
+                const json::value& element = (*data)[j];
+                const auto* s = element.is_object() ? element.as_object().if_contains("status") : nullptr;
+                one(element, s && s->is_int64() ? static_cast<unsigned>(s->as_int64()) : 0u, error_code_of(element),
+                    r.asked[j]);
+            }
+            return;
+        }
+        // A PATCH or DELETE: its user is as before it (its first try left nothing).
+        tracked_user& u = users_.at(r.user_id);
+        if (u.state != r.before)
+            return violation(what + ", processed afresh, but user " + r.user_id + " reads as " + describe(u.state) +
+                             ", not as before it, " + describe(r.before) + " (its effect without its kept answer?)");
+        const auto expect = [&](unsigned wanted_status, std::string_view wanted_code, const std::string& why) {
+            if (status != wanted_status || code != wanted_code)
+                violation(what + ", processed afresh: " + excerpt(res) + ", not " + std::to_string(wanted_status) +
+                          " " + std::string(wanted_code) + " (" + why + ")");
+        };
+        if (!r.before) return expect(404, "NOT_FOUND", "the user is gone");
+        if (r.what == keyed_request::kind::remove) {
+            expect(204, "", "the user is there");
+            if (status == 204) {
+                holders.erase(r.before->key());
+                ever_released_.insert(r.before->key());
+                u.state.reset();
+                retried_ids_.insert(r.user_id);
+            }
+            return;
+        }
+        if (r.backwards) return expect(400, "VALIDATION_ERROR", "the stage moves backwards");
+        if (const auto held = r.moves ? holders.find(r.after->key()) : holders.end();
+            held != holders.end() && held->second != r.user_id)
+            return expect(409, "CONFLICT", "user " + held->second + " holds '" + r.after->ext + "'");
+        const auto got = status == 200 ? user_in(body, r.client) : std::nullopt;
+        if (!got || got->first != r.user_id || got->second != *r.after)
+            return violation(what + ", processed afresh: " + excerpt(res) + ", not 200 with " + describe(r.after));
+        if (r.moves) {
+            holders.erase(r.before->key());
+            ever_released_.insert(r.before->key());
+            all_keys_.insert(r.after->key());
+        }
+        holders[r.after->key()] = r.user_id;
+        u.state = got->second;
+        retried_ids_.insert(r.user_id);
+    }
+
+    // Sends every keyed request in `keys` (each with its answer kept) again, verify_threads at
+    // once: each must replay its kept answer byte for byte, with Idempotent-Replayed: true. One in
+    // four (but DELETEs) is then also sent with another body: 422 IDEMPOTENCY_KEY_REUSED.
+    void replay_all(const std::vector<std::string>& keys, const std::string& when) {
+        std::vector<const keyed_request*> requests;
+        for (const auto& key : keys) requests.push_back(&keyed_.at(key));
+        const auto probed = [&](std::size_t i) {
+            return i % 4 == 0 && requests[i]->what != keyed_request::kind::remove;
+        };
+        std::vector<std::optional<http_response>> again(requests.size()), reused(requests.size());
+        std::mutex mutex;
+        std::vector<std::string> failures;
+        std::atomic<std::size_t> next{0};
+        {
+            std::vector<std::jthread> threads;
+            for (unsigned t = 0; t < verify_threads; ++t)
+                threads.emplace_back([&] {
+                    try {
+                        http_client client(server_->port());
+                        for (std::size_t i; (i = next++) < requests.size();) {
+                            const keyed_request& r = *requests[i];
+                            again[i] = client.request(r.verb, r.target, headers_of(r), r.body);
+                            if (probed(i)) reused[i] = client.request(r.verb, r.target, headers_of(r), reused_body(r));
+                        }
+                    } catch (const std::exception& e) {
+                        std::lock_guard lock(mutex);
+                        failures.push_back(std::string("sending keyed requests again failed: ") + e.what());
+                        next = requests.size();
+                    }
+                });
+        }
+        if (!failures.empty()) return violation(when + ": " + failures.front());
+        for (std::size_t i = 0; i < requests.size(); ++i) {
+            const keyed_request& r = *requests[i];
+            const auto replay = replay_header(*again[i]);
+            const kept_answer answer = answer_of(*again[i]);
+            if (replay != "true" || answer != *r.kept)
+                violation(when + ": " + describe(r) + " sent again answered " + (replay ? "as a replay" : "afresh") +
+                          " " + describe(answer) + ", not its kept answer " + describe(*r.kept));
+            else
+                ++replays_checked_;
+            if (!probed(i)) continue;
+            if (reused[i]->result_int() == 422 && error_code_of(parse_body(*reused[i])) == "IDEMPOTENCY_KEY_REUSED" &&
+                !replay_header(*reused[i]))
+                ++reuses_refused_;
+            else
+                violation(when + ": " + describe(r) + " sent with another body answered " + excerpt(*reused[i]) +
+                          ", not 422 IDEMPOTENCY_KEY_REUSED");
+        }
+    }
+
     // --- graceful stop and the scan of the data dir ----------------------------------------
 
     void stop_gracefully() {
@@ -1113,6 +1763,14 @@ private:
         std::map<std::string, user_state> users;  // "users": ULID -> record
         std::map<user_key, std::string> index;    // "external_ids": (client, ext) -> ULID (its value's start)
         std::set<list_entry> list;                // "client_users"
+        std::map<std::pair<std::string, std::string>, kept_record> kept;  // "idempotency": (client, key) -> record
+    };
+
+    // The creates and batches a kill cut off: the external ids they asked for (a batch's fresh
+    // ones), those of them some unkeyed one asked for, and each batch's.
+    struct cut_off_creates {
+        std::set<user_key> keys, unkeyed;
+        std::vector<std::vector<user_key>> batches;
     };
 
     // Opens the data dir read-only with its column families and reads all of it. Problems
@@ -1203,18 +1861,35 @@ private:
                 disk.list.insert({key.substr(0, nul), key[nul + 1], ulid});
         }
         if (!list->status().ok()) violation(when + ": client_users scan: " + list->status().ToString());
+
+        std::unique_ptr<rocksdb::Iterator> kept(db.NewIterator({}, handles[5]));
+        for (kept->SeekToFirst(); kept->Valid(); kept->Next()) {
+            const std::string key = kept->key().ToString();
+            const auto nul = key.find('\0');
+            const auto decoded = decode_kept_value(kept->value().ToStringView());
+            if (nul == std::string::npos)
+                violation(when + ": idempotency holds a key without NUL: '" + key + "'");
+            else if (!decoded)
+                violation(when + ": the answer kept under " + key.substr(0, nul) + "/'" + key.substr(nul + 1) +
+                          "' does not decode");
+            else
+                disk.kept.emplace(std::pair{key.substr(0, nul), key.substr(nul + 1)}, *decoded);
+        }
+        if (!kept->status().ok()) violation(when + ": idempotency scan: " + kept->status().ToString());
         return disk;
     }
 
-    // The external_ids index, the list index and the records agree both ways, and every user
-    // the answers established is there as they left it. `unanswered`: the keys of the creates
-    // the kill cut off, whose records may be there unseen; null: the answers and read-backs
-    // established every user, so the disk must hold exactly those.
-    void check_disk(const disk_state& disk, const std::string& when, const std::set<user_key>* unanswered) {
+    // The external_ids index, the list index and the records agree both ways, every user the
+    // answers established is there as they left it, and the kept answers are as check_kept says.
+    // `unanswered`: the creates and batches the kill cut off, whose records may be there unseen
+    // (a batch's all or none); null: the answers and read-backs established every user, so the
+    // disk must hold exactly those.
+    void check_disk(const disk_state& disk, const std::string& when, const cut_off_creates* unanswered) {
         if (!disk.opened) return;
         ++disk_checks_;
         if (disk.schema_version != "2")
             violation(when + ": meta/schema_version is '" + disk.schema_version + "', not '2'");
+        const std::set<std::string> named = check_kept(disk, when, unanswered);
         // No index entry without its record, and the record is of the same client and id.
         for (const auto& [key, ulid] : disk.index) {
             const auto u = disk.users.find(ulid);
@@ -1261,11 +1936,26 @@ private:
                           u.describe_allowed());
             if (u.state) ++live;
         }
-        // No other user, but one a create the kill cut off may have made.
-        for (const auto& [ulid, u] : disk.users)
-            if (!users_.contains("ozz_usr_" + ulid) && !(unanswered && unanswered->contains(u.key())))
+        // No other user, but one a create the kill cut off may have made; if only keyed ones asked
+        // for its external id, one of their kept answers names it.
+        for (const auto& [ulid, u] : disk.users) {
+            if (users_.contains("ozz_usr_" + ulid)) continue;
+            if (!(unanswered && unanswered->keys.contains(u.key())))
                 violation(when + ": user " + ulid + " (" + describe(u) + ") is on disk though no answer or "
                           "read-back showed it");
+            else if (!unanswered->unkeyed.contains(u.key()) && !named.contains(ulid))
+                violation(when + ": user " + ulid + " (" + describe(u) + ") is on disk, made by a request the kill "
+                          "cut off, but only keyed ones asked for its external id and no answer kept names it (its "
+                          "effect without its kept answer)");
+        }
+        // A batch is one write: all of its users or none.
+        for (const auto& fresh : unanswered ? unanswered->batches : std::vector<std::vector<user_key>>{}) {
+            const auto held = std::ranges::count_if(fresh, [&](const user_key& k) { return disk.index.contains(k); });
+            if (held != 0 && static_cast<std::size_t>(held) != fresh.size())
+                violation(when + ": a batch the kill cut off (" + describe(fresh.front()) +
+                          ", ...) is on disk in part: " + std::to_string(held) + " of its " +
+                          std::to_string(fresh.size()) + " users");
+        }
         if (!unanswered) {
             users_on_disk_ = disk.users.size();
             index_on_disk_ = disk.index.size();
@@ -1274,11 +1964,170 @@ private:
         }
     }
 
+    static user_fate fate_on_disk(const disk_state& disk, const std::string& id) {
+        const auto record = disk.users.find(id.substr(8));
+        return record == disk.users.end() ? user_fate() : user_fate(record->second);
+    }
+
+    // The column family "idempotency" against the keyed requests: every record decodes (see
+    // read_disk), is of a key a request used, under the client that used it; every answer
+    // acknowledged and kept is there as it was answered, and none never kept is. After a kill
+    // (`unanswered` given), each keyed request it cut off notes the answer kept for it, if any,
+    // and its effect must be on disk if and only if that answer is. Returns the ULIDs of the users
+    // the answers kept for such creates and batches name as created.
+    std::set<std::string> check_kept(const disk_state& disk, const std::string& when,
+                                     const cut_off_creates* unanswered) {
+        std::set<std::string> named;
+        const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                             std::chrono::system_clock::now().time_since_epoch()).count();
+        for (const auto& [where, record] : disk.kept) {
+            const auto& [client, key] = where;
+            const std::string entry = "the answer kept under " + client + "/'" + key + "', " + describe(record.answer);
+            const auto it = keyed_.find(key);
+            if (it == keyed_.end()) {
+                violation(when + ": " + entry + ", is of a key no request used");
+                continue;
+            }
+            keyed_request& r = it->second;
+            if (r.client != client) violation(when + ": " + entry + ", is under another client than " + describe(r));
+            for (const auto& name : record.other_headers)
+                violation(when + ": " + entry + ", keeps a header " + name + " (only Location and ETag are kept)");
+            // Loosely: a wrong offset or unit would be far off (the TTL reads it there).
+            if (record.created_at < started_ - 3600 || record.created_at > now + 3600)
+                violation(when + ": " + entry + ", was kept at " + utc_text(record.created_at) +
+                          ", not while the test ran");
+            switch (r.state) {
+            case keyed_request::known::kept:
+                if (record.answer != *r.kept)
+                    violation(when + ": " + entry + ", but " + describe(r) + " was answered " + describe(*r.kept));
+                break;
+            case keyed_request::known::not_kept:
+                violation(when + ": " + entry + ", but " + describe(r) +
+                          " was answered with a status never kept (a client may fix it and retry with the key)");
+                break;
+            case keyed_request::known::cut_off:
+                r.found = record.answer;
+                check_cut_off_kept(r, disk, when, named);
+                break;
+            }
+        }
+        for (auto& [key, r] : keyed_) {
+            const bool on_disk = disk.kept.contains({r.client, key});
+            if (r.state == keyed_request::known::kept && !on_disk)
+                violation(when + ": the answer acknowledged to " + describe(r) + ", " + describe(*r.kept) +
+                          ", is not kept: a retry would be processed again");
+            if (r.state == keyed_request::known::cut_off && !on_disk) {
+                r.found.reset();
+                check_cut_off_not_kept(r, disk, when);
+            }
+        }
+        if (!unanswered) kept_on_disk_ = disk.kept.size();
+        return named;
+    }
+
+    // Keyed request `r`, which the kill cut off, has answer r.found kept: its effect is on disk.
+    void check_cut_off_kept(const keyed_request& r, const disk_state& disk, const std::string& when,
+                            std::set<std::string>& named) {
+        const kept_answer& a = *r.found;
+        const std::string what =
+            when + ": " + describe(r) + ", cut off by the kill, has its answer kept, " + describe(a);
+        const auto body = parse_json(a.body);
+        // A user it names as created: as asked, on disk as named, and no answer showed it.
+        const auto created = [&](const json::value& element, const user_state& asked) {
+            const auto got = user_in(element, r.client);
+            user_state expected = asked;
+            if (got) expected.created_at = got->second.created_at;
+            if (!got || got->second != expected)
+                return violation(what + ": it does not name a user as asked, " + describe(expected));
+            if (const auto on_disk = fate_on_disk(disk, got->first); on_disk != user_fate(got->second))
+                violation(what + ", but user " + got->first + " is on disk as " + describe(on_disk) +
+                          " (the kept answer without its effect)");
+            if (users_.contains(got->first))
+                violation(what + ": it names user " + got->first + ", whom an answer showed already");
+            named.insert(got->first.substr(8));
+        };
+        const std::string code = error_code_of(body);
+        switch (r.what) {
+        case keyed_request::kind::create:
+            if (a.status == 201) created(body, r.asked.front());
+            else if (a.status != 409 || code != "CONFLICT") violation(what + ": a create answers 201 or 409");
+            break;
+        case keyed_request::kind::batch: {
+            const json::array* data = nullptr;
+            if (body.is_object())
+                if (const auto* d = body.as_object().if_contains("data"); d && d->is_array()) data = &d->as_array();
+            if (a.status != 200 || !data || data->size() != r.asked.size()) {
+                violation(what + ": not 200 with one answer an input");
+                break;
+            }
+            for (std::size_t j = 0; j < r.asked.size(); ++j) {
+                const json::value& element = (*data)[j];
+                const auto* s = element.is_object() ? element.as_object().if_contains("status") : nullptr;
+                const bool is_201 = s && s->is_int64() && s->as_int64() == 201;
+                if (r.expected[j] == 201 && is_201) created(element, r.asked[j]);
+                else if (r.expected[j] != 409 || !s || !s->is_int64() || s->as_int64() != 409 ||
+                         error_code_of(element) != "CONFLICT")
+                    violation(what + ": input " + std::to_string(j) + " (" + describe(r.asked[j].key()) +
+                              ") is answered " + json::serialize(element).substr(0, 200) + ", not " +
+                              std::to_string(r.expected[j]));
+            }
+            break;
+        }
+        case keyed_request::kind::patch:
+        case keyed_request::kind::remove: {
+            const user_fate on_disk = fate_on_disk(disk, r.user_id);
+            const bool patch = r.what == keyed_request::kind::patch;
+            if (patch && a.status == 200) {
+                const auto got = user_in(body, r.client);
+                if (!got || got->first != r.user_id || r.backwards || !r.after || got->second != *r.after)
+                    violation(what + ": not user " + r.user_id + " as the PATCH leaves it, " + describe(r.after));
+                else if (on_disk != r.after)
+                    violation(what + ", but the user is on disk as " + describe(on_disk) +
+                              " (the kept answer without its effect)");
+            } else if (!patch && a.status == 204 && a.body.empty() && r.before) {
+                if (on_disk)
+                    violation(what + ", but the user is on disk as " + describe(on_disk) +
+                              " (the kept answer without its effect)");
+            } else if ((patch && a.status == 409 && code == "CONFLICT" && r.moves && !r.backwards && r.before) ||
+                       (a.status == 404 && code == "NOT_FOUND" && !r.before)) {
+                if (on_disk != r.before)
+                    violation(what + ", but the user is on disk as " + describe(on_disk) + ", not as before it, " +
+                              describe(r.before) + " (an effect with an answer that says there was none)");
+            } else {
+                violation(what + ": not an answer this request can have (the user was " + describe(r.before) + ")");
+            }
+            break;
+        }
+        }
+    }
+
+    // Keyed request `r`, which the kill cut off, has no answer kept: nothing of it is on disk.
+    void check_cut_off_not_kept(const keyed_request& r, const disk_state& disk, const std::string& when) {
+        const std::string what = when + ": " + describe(r) + ", cut off by the kill, has no answer kept";
+        switch (r.what) {
+        case keyed_request::kind::create: break;  // see the users no answer showed, in check_disk
+        case keyed_request::kind::batch:
+            for (std::size_t j = 0; j < r.asked.size(); ++j)
+                if (const auto held = disk.index.find(r.asked[j].key());
+                    r.expected[j] == 201 && held != disk.index.end())
+                    violation(what + ", but user " + held->second + " holds " + describe(r.asked[j].key()) +
+                              ", which only it asked for (its effect without its kept answer)");
+            break;
+        case keyed_request::kind::patch:
+        case keyed_request::kind::remove:
+            if (const auto on_disk = fate_on_disk(disk, r.user_id); on_disk != r.before)
+                violation(what + ", but user " + r.user_id + " is on disk as " + describe(on_disk) +
+                          ", not as before it, " + describe(r.before) + " (its effect without its kept answer)");
+            break;
+        }
+    }
+
     void report() {
         BOOST_TEST_MESSAGE("crash test --sync " << (sync_ ? "true" : "false") << ", seed " << seed_
                            << ": rounds " << rounds_done_ << ", kills " << kills_ << ", server starts " << starts_
-                           << "; creates sent " << attempts_ << ", acknowledged (201) " << acknowledged_count_
-                           << ", conflicts (409) " << conflict_count_ << ", cut off by the kill " << unanswered_count_
+                           << "; creates sent " << attempts_ << ", acknowledged (201, batches' too) "
+                           << acknowledged_count_ << ", conflicts (409, batches' too) " << conflict_count_
+                           << ", cut off by the kill " << unanswered_count_
                            << " (of which found stored " << discovered_count_ << ")"
                            << "; PATCHes sent " << patches_ << ", applied (200) " << patches_applied_
                            << " (external id moves " << moves_applied_ << ", stage moves " << stage_moves_applied_
@@ -1287,12 +2136,20 @@ private:
                            << deletes_applied_ << "; requests about removed users answered 404 " << gone_answered_
                            << "; changes cut off by the kill " << changes_in_flight_ << " (found applied "
                            << cut_off_applied_ << ", not applied " << cut_off_not_applied_ << ")"
+                           << "; batches sent " << batches_ << ", answered (200) " << batches_answered_
+                           << "; keyed requests sent " << keyed_sent_ << " (batches " << keyed_batches_
+                           << "), cut off by the kill " << keyed_cut_off_ << " (found kept and replayed "
+                           << cut_off_kept_ << ", processed afresh " << cut_off_fresh_ << ", users they created "
+                           << retry_created_ << "), replays checked " << replays_checked_
+                           << ", reuses with another body refused (422) " << reuses_refused_
+                           << ", answered 400 and sent again " << unkept_retried_
                            << "; rounds killed before any answer " << rounds_without_answers_
                            << ", read-back requests " << verify_requests_ << ", direct scans of the data dir "
                            << disk_checks_ << "; at the end: users " << live_users_ << " live and "
                            << users_.size() - live_users_ << " removed, records on disk " << users_on_disk_
                            << ", external_ids entries " << index_on_disk_ << ", client_users entries "
-                           << list_on_disk_ << "; violations " << violation_count_);
+                           << list_on_disk_ << ", kept answers " << kept_on_disk_ << "; violations "
+                           << violation_count_);
         for (const auto& [phase, list] : violations_) {
             BOOST_ERROR(list.size() << " violations " << phase << "; the first ones:");
             for (std::size_t i = 0; i < list.size() && i < max_reported_violations; ++i) BOOST_ERROR(list[i]);
@@ -1309,9 +2166,13 @@ private:
         BOOST_TEST(stage_moves_applied_ > 0);
         BOOST_TEST(patch_conflicts_ > 0);
         BOOST_TEST(deletes_applied_ > 0);
+        BOOST_TEST(batches_answered_ > 0);
+        BOOST_TEST(replays_checked_ > 0);
+        BOOST_TEST(reuses_refused_ > 0);
         BOOST_TEST(users_on_disk_ == live_users_);
         BOOST_TEST(index_on_disk_ == live_users_);
         BOOST_TEST(list_on_disk_ == live_users_);
+        BOOST_TEST(kept_on_disk_ == kept_keys_.size());  // none lost, and nothing kept but them
     }
 
     // --- members ---------------------------------------------------------------------------
@@ -1329,6 +2190,12 @@ private:
     std::set<user_key> created_keys_;   // got a 201 at least once
     std::set<user_key> conflicted_;     // got a 409 on create at least once
     std::set<user_key> ever_released_;  // a PATCH or DELETE that may have given it up was sent
+    std::map<std::string, keyed_request> keyed_;  // every request with an Idempotency-Key, by key
+    std::vector<std::string> kept_keys_;          // those whose answers are kept, of the rounds done
+    std::set<std::string> retried_ids_;           // users the last retries changed: read back next round
+    // When the test began, in Unix seconds.
+    std::int64_t started_ = std::chrono::duration_cast<std::chrono::seconds>(
+                                std::chrono::system_clock::now().time_since_epoch()).count();
     std::map<std::string, std::vector<std::string>> violations_;  // by phase
     std::size_t violation_count_ = 0;
 
@@ -1339,6 +2206,9 @@ private:
     std::size_t gone_answered_ = 0, changes_in_flight_ = 0, cut_off_applied_ = 0, cut_off_not_applied_ = 0;
     std::size_t discovered_count_ = 0, verify_requests_ = 0, users_on_disk_ = 0, index_on_disk_ = 0;
     std::size_t list_on_disk_ = 0, live_users_ = 0, disk_checks_ = 0;
+    std::size_t batches_ = 0, batches_answered_ = 0, keyed_sent_ = 0, keyed_batches_ = 0, keyed_cut_off_ = 0;
+    std::size_t cut_off_kept_ = 0, cut_off_fresh_ = 0, retry_created_ = 0, replays_checked_ = 0;
+    std::size_t reuses_refused_ = 0, kept_on_disk_ = 0, unkept_retried_ = 0;
 };
 
 }  // namespace

@@ -99,4 +99,19 @@ BOOST_AUTO_TEST_CASE(a_cost_takes_that_many_tokens_or_none) {
     BOOST_TEST(limiter.take("acme", 3500ms, 50) == 0);
 }
 
+// A refund puts tokens back, never above the burst; the wait then counts them.
+BOOST_AUTO_TEST_CASE(a_refund_gives_tokens_back_up_to_the_burst) {
+    limited limiter({"acme"}, 1, 10);
+    BOOST_TEST(limiter.take("acme", 0ms, 7) == 0);
+    BOOST_TEST(limiter.take("acme", 0ms) == 0);  // 2 left
+    BOOST_TEST(limiter.take("acme", 0ms, 4) == 2);
+    limiter.limiter.refund("acme", 1);  // 3 left: 4 take 1 s more
+    BOOST_TEST(limiter.take("acme", 0ms, 4) == 1);
+    BOOST_TEST(limiter.take("acme", 1000ms, 4) == 0);
+    limiter.limiter.refund("acme", 100);
+    BOOST_TEST(limiter.take("acme", 1000ms, 10) == 0);
+    BOOST_TEST(limiter.take("acme", 1000ms) == 1);  // the refund stopped at the burst
+    limiter.limiter.refund("nobody", 1);  // a client without a bucket: nothing to do
+}
+
 BOOST_AUTO_TEST_SUITE_END()
