@@ -23,9 +23,10 @@ struct import_summary {
 // as "line N: CODE: message" and skipped. With `progress`, a line on `errors` (a terminal) says
 // how far it has got, rewritten in place every second.
 //
-// The users are written with user_store::load, in batches, and made durable by finish_load at
-// the end. Throws std::runtime_error if the input cannot be read or the store fails; the store
-// then holds the users of some of the lines before the failure, each user whole.
+// This thread reads and parses the lines; a second one checks them for conflicts and writes
+// their users with user_store::load, in batches, made durable by finish_load at the end. Throws
+// std::runtime_error if the input cannot be read or the store fails; the store then holds the
+// users of some of the lines before the failure, each user whole.
 import_summary import_users(user_store& store, std::string_view client_id, std::FILE* input, std::FILE* errors,
                             bool progress);
 
