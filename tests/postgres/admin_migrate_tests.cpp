@@ -23,6 +23,8 @@ using ozzie::testing::fresh_database;
 
 bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
+int version_of(PGconn* conn) { return pg::schema_status(conn).version; }
+
 struct admin_fixture : fresh_database {
     ozzie::testing::temp_dir scratch;  // the commands' captured output
 
@@ -56,6 +58,19 @@ BOOST_FIXTURE_TEST_CASE(takes_a_conninfo_string_too, admin_fixture) {
         admin({"migrate", "--postgres", "host=127.0.0.1 port=" + port + " user=ozzie dbname=" + name()});
     BOOST_TEST(result.exit_code == 0, result.describe());
     BOOST_TEST(pg::schema_status(conn.get()).version == pg::schema_version);
+}
+
+BOOST_FIXTURE_TEST_CASE(migrates_into_the_schema_the_urls_search_path_names, admin_fixture) {
+    // As the README says: options=-csearch_path=api, percent-encoded in the URI. (Not a schema
+    // named like the role, ozzie: the default search_path, "$user", public, would pick that.)
+    pg::exec(conn.get(), "create schema api");
+    const auto result = admin({"migrate", "--postgres", url() + "?options=-csearch_path%3Dapi"});
+    BOOST_TEST(result.exit_code == 0, result.describe());
+    BOOST_TEST(pg::query_integer(conn.get(), "select (to_regclass('api.users') is not null)::int") == 1);
+    BOOST_TEST(pg::query_integer(conn.get(), "select (to_regclass('public.users') is not null)::int") == 0);
+    BOOST_TEST(version_of(conn.get()) == 0);  // this connection's search_path: public, empty
+    pg::exec(conn.get(), "set search_path = api");
+    BOOST_TEST(version_of(conn.get()) == pg::schema_version);
 }
 
 BOOST_FIXTURE_TEST_CASE(refuses_a_newer_schema, admin_fixture) {

@@ -187,6 +187,17 @@ private:
         }
     }
 
+    // Whether process `pid` exists and has not exited: a zombie (exited, not yet reaped by its
+    // parent, which for an orphan is init, sometimes slow to do it) counts as gone.
+    static bool alive(pid_t pid) {
+        if (::kill(pid, 0) != 0 && errno == ESRCH) return false;
+        std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+        std::string line;
+        if (!std::getline(stat, line)) return false;
+        const auto after_name = line.rfind(')');  // "PID (COMM) STATE ...", COMM may hold anything
+        return after_name == std::string::npos || line.compare(after_name, 3, ") Z") != 0;
+    }
+
     // Sends SIGQUIT (immediate shutdown) to the postmaster of `data` if its pid file names one,
     // and waits up to 10 s for it to go.
     static void kill_postmaster(const std::filesystem::path& data) {
@@ -195,7 +206,7 @@ private:
         if (!(pid_file >> pid) || pid <= 0) return;
         if (::kill(static_cast<pid_t>(pid), SIGQUIT) != 0) return;
         const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-        while (::kill(static_cast<pid_t>(pid), 0) == 0 && std::chrono::steady_clock::now() < until)
+        while (alive(static_cast<pid_t>(pid)) && std::chrono::steady_clock::now() < until)
             std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
 
@@ -209,7 +220,7 @@ private:
             if (name.rfind(prefix, 0) != 0) continue;
             const long owner = std::strtol(name.c_str() + std::strlen(prefix), nullptr, 10);
             if (owner <= 0) continue;
-            if (::kill(static_cast<pid_t>(owner), 0) == 0 || errno != ESRCH) continue;  // it still runs
+            if (alive(static_cast<pid_t>(owner))) continue;
             kill_postmaster(it->path() / "data");
             std::error_code ignored;
             std::filesystem::remove_all(it->path(), ignored);

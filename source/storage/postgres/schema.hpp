@@ -6,9 +6,10 @@
 // checks the version before it serves and refuses a database that is empty, older or newer.
 // A migration, once released, never changes: a change of the schema is a new migration.
 //
-// Tables are created unqualified, so in the first schema of the connection's search_path
-// (normally "public"); to keep Ozzie's tables apart in a shared database, give its role a schema
-// of its own, or put "options=-csearch_path=ozzie" in the URL of every node and of the migration.
+// Tables are created and read unqualified, so in the first schema of the connection's
+// search_path (by default one named like the role, else "public"); to keep Ozzie's tables apart
+// in a shared database, give its role a schema of its own, or put "options=-csearch_path=NAME"
+// in the URL of every node and of the migration.
 //
 // These calls block (libpq's synchronous API): for ozzie-admin and for start-up, never for the
 // request path.
