@@ -114,14 +114,16 @@ public:
 private:
     explicit postgres_cluster(const postgres_cluster* primary) : bindir_(postgres_bindir()) {
         sweep_orphans();
-        make_root();
         try {
+            make_root();
             create_and_start(primary);
         } catch (...) {
             // No destructor runs for an object whose constructor throws: clean up here.
-            kill_postmaster(data_dir());
-            std::error_code ignored;
-            std::filesystem::remove_all(root_, ignored);
+            if (!root_.empty()) {
+                kill_postmaster(data_dir());
+                std::error_code ignored;
+                std::filesystem::remove_all(root_, ignored);
+            }
             throw;
         }
     }
@@ -149,7 +151,7 @@ private:
         std::string pattern =
             (std::filesystem::temp_directory_path() / (prefix + std::to_string(::getpid()) + "-XXXXXX")).string();
         if (!::mkdtemp(pattern.data())) throw std::system_error(errno, std::generic_category(), "mkdtemp " + pattern);
-        root_ = pattern;
+        root_ = std::filesystem::absolute(pattern);
         if (::geteuid() != 0) return;
         errno = 0;
         const passwd* user = ::getpwnam("postgres");
@@ -198,12 +200,16 @@ private:
         return after_name == std::string::npos || line.compare(after_name, 3, ") Z") != 0;
     }
 
-    // Sends SIGQUIT (immediate shutdown) to the postmaster of `data` if its pid file names one,
-    // and waits up to 10 s for it to go.
+    // Sends SIGQUIT (immediate shutdown) to the postmaster of `data` if its pid file names one
+    // that is still a postgres process (a stale file may name a pid since reused), and waits up to
+    // 10 s for it to go.
     static void kill_postmaster(const std::filesystem::path& data) {
         std::ifstream pid_file(data / "postmaster.pid");
         long pid = 0;
         if (!(pid_file >> pid) || pid <= 0) return;
+        std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
+        std::string name;
+        if (!std::getline(comm, name) || name != "postgres") return;
         if (::kill(static_cast<pid_t>(pid), SIGQUIT) != 0) return;
         const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
         while (alive(static_cast<pid_t>(pid)) && std::chrono::steady_clock::now() < until)
