@@ -73,6 +73,18 @@ BOOST_FIXTURE_TEST_CASE(migrates_into_the_schema_the_urls_search_path_names, adm
     BOOST_TEST(version_of(conn.get()) == pg::schema_version);
 }
 
+BOOST_FIXTURE_TEST_CASE(says_which_migration_failed_and_leaves_nothing_of_it, admin_fixture) {
+    // Another program's "users" table is in the way: migration 1 fails as a whole.
+    pg::exec(conn.get(), "create table users (n int)");
+    const auto result = admin({"migrate", "--postgres", url()});
+    BOOST_TEST(result.exit_code == 1, result.describe());
+    BOOST_TEST(has(result.err, "ozzie-admin: migration 1 (users and idempotency keys) failed and was rolled back; "
+                               "the schema stays at version 0: ERROR:  relation \"users\" already exists"),
+               result.describe());
+    BOOST_TEST(pg::query_integer(conn.get(), "select (to_regclass('idempotency_keys') is not null)::int") == 0);
+    BOOST_TEST(pg::schema_status(conn.get()).version == 0);
+}
+
 BOOST_FIXTURE_TEST_CASE(refuses_a_newer_schema, admin_fixture) {
     pg::migrate(conn.get());
     pg::exec(conn.get(), "insert into ozzie_schema_migrations (version) values (" +

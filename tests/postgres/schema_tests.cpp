@@ -260,6 +260,9 @@ BOOST_FIXTURE_TEST_CASE(a_failing_step_is_rolled_back_whole, fresh_database) {
         BOOST_FAIL("a failing step did not throw");
     } catch (const pg::error& e) {
         BOOST_TEST(e.sqlstate() == "22012");  // division_by_zero
+        BOOST_TEST(std::string(e.what()).find("migration 2 (fails halfway) failed and was rolled back; the schema "
+                                              "stays at version 1: ERROR:  division by zero") == 0,
+                   e.what());
     }
     BOOST_TEST(pg::schema_status(conn.get(), 2).version == 1);  // step 1 stays applied
     BOOST_TEST(pg::query_integer(conn.get(), "select (to_regclass('half') is not null)::int") == 0);

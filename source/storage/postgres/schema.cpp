@@ -204,9 +204,18 @@ migration_report migrate(PGconn* conn, std::span<const migration> steps,
             return report;
         }
         const auto& step = steps[static_cast<std::size_t>(version)];
-        exec(conn, std::string(step.sql));
-        exec(conn, "insert into ozzie_schema_migrations (version) values (" + std::to_string(step.version) + ")");
-        tx.commit();
+        try {
+            exec(conn, std::string(step.sql));
+            exec(conn, "insert into ozzie_schema_migrations (version) values (" + std::to_string(step.version) + ")");
+            tx.commit();
+        } catch (const error& e) {
+            // Say which step failed: the database's message alone (say, that "users" exists
+            // already, made by another program) does not.
+            throw error("migration " + std::to_string(step.version) + " (" + std::string(step.summary) +
+                            ") failed and was rolled back; the schema stays at version " + std::to_string(version) +
+                            ": " + e.what(),
+                        e.sqlstate());
+        }
         report.applied.push_back(step.version);
         if (applied) applied(step);
     }
