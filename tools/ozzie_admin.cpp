@@ -1,5 +1,8 @@
-// ozzie-admin: manage API clients, take online backups, compact the store.
+// ozzie-admin: manage API clients, take online backups, compact the store, migrate a PostgreSQL
+// database's schema.
 #include "auth/clients_file.hpp"
+#include "storage/postgres/libpq.hpp"
+#include "storage/postgres/schema.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -26,6 +29,9 @@ constexpr const char* usage = R"(Usage:
                                                  (a new directory; default admin 127.0.0.1:9090)
   ozzie-admin compact [--admin HOST:PORT]        compact a running server's store, so that deleted
                                                  users are in none of its files any more
+  ozzie-admin migrate --postgres URL             create or upgrade the schema of a PostgreSQL
+                                                 database (URL: a libpq URI, e.g.
+                                                 postgresql://USER@HOST:PORT/DB, or conninfo)
 After changing the clients file, send SIGHUP to ozzie-server to load it without dropping
 connections. Restore a backup by starting ozzie-server with --data-dir pointing at a copy of DIR.
 )";
@@ -68,7 +74,25 @@ int backup(const std::string& directory, const std::string& admin) {
                          boost::json::serialize(boost::json::object{{"directory", std::filesystem::absolute(directory).string()}}));
 }
 
+// Creates or upgrades the schema at `url`, saying what it did. Failures throw: main prints them
+// and exits with 1 (unreachable, a newer schema, a failed statement).
+int migrate(const std::string& url) {
+    if (url.empty()) throw std::runtime_error("--postgres URL is required");
+    const auto conn = ozzie::postgres::connect(url);
+    const auto report = ozzie::postgres::migrate(conn.get(), ozzie::postgres::migrations(),
+                                                 [](const ozzie::postgres::migration& step) {
+                                                     std::cout << "applied migration " << step.version << " ("
+                                                               << step.summary << ")" << std::endl;
+                                                 });
+    if (report.applied.empty())
+        std::cout << "schema is at version " << report.to_version << "; nothing to do\n";
+    else
+        std::cout << "schema is at version " << report.to_version << '\n';
+    return 0;
+}
+
 int run(std::vector<std::string> args) {
+    const auto postgres = take_flag(args, "--postgres", "");
     const auto clients = take_flag(args, "--clients", "");
     const auto admin = take_flag(args, "--admin", "127.0.0.1:9090");
     const auto need_clients = [&] {
@@ -93,6 +117,7 @@ int run(std::vector<std::string> args) {
     }
     if (args.size() == 2 && args[0] == "backup") return backup(args[1], admin);
     if (args.size() == 1 && args[0] == "compact") return post_to_admin(admin, "/compact", "");
+    if (args.size() == 1 && args[0] == "migrate") return migrate(postgres);
     std::cerr << usage;
     return args.size() == 1 && (args[0] == "--help" || args[0] == "help") ? 0 : 2;
 }
