@@ -11,6 +11,10 @@ packages=(
   libvalijson-dev  # the schemas of docs/openapi.yaml in the HTTP tests (tests/support/openapi_check.cpp)
   clang-14 libclang-rt-14-dev  # the sanitizer and fuzzing builds (tools/test.sh)
   fiu-utils  # fault injection into the server's disk I/O (tests/crash/disk_fault_tests.cpp)
+  libpq-dev  # the PostgreSQL back end's client library (source/storage/postgres/)
+  # The PostgreSQL tests start their own throwaway cluster with its initdb and pg_ctl
+  # (/usr/lib/postgresql/15/bin; tests/support/postgres_cluster.hpp); its service is not used.
+  postgresql-15
   "$@"
 )
 missing=()

@@ -1311,37 +1311,43 @@ private:
         std::string excerpt;
     };
 
+    // Runs `send(client, i)` for every i below `count`, spread over verify_threads connections
+    // at once; the first failure's text if a connection failed (the rest is then not sent).
+    template <class Send>
+    std::optional<std::string> on_connections(std::size_t count, Send send) {
+        std::mutex mutex;
+        std::optional<std::string> failure;
+        std::atomic<std::size_t> next{0};
+        std::vector<std::jthread> threads;
+        for (unsigned t = 0; t < verify_threads; ++t)
+            threads.emplace_back([&] {
+                try {
+                    http_client client(server_->port());
+                    for (std::size_t i; (i = next++) < count;) send(client, i);
+                } catch (const std::exception& e) {
+                    std::lock_guard lock(mutex);
+                    if (!failure) failure = e.what();
+                    next = count;
+                }
+            });
+        threads.clear();  // joins them
+        return failure;
+    }
+
     // GETs every target (client, path), on verify_threads connections at once; nullopt (and a
     // violation) if a connection failed.
     std::optional<std::vector<read_result>> read_all(const std::vector<std::pair<std::string, std::string>>& gets,
                                                       const std::string& when) {
         std::vector<read_result> results(gets.size());
-        std::mutex mutex;
-        std::vector<std::string> failures;
-        std::atomic<std::size_t> next{0};
-        {
-            std::vector<std::jthread> threads;
-            for (unsigned t = 0; t < verify_threads; ++t)
-                threads.emplace_back([&] {
-                    try {
-                        http_client client(server_->port());
-                        for (std::size_t i; (i = next++) < gets.size();) {
-                            const auto& [who, target] = gets[i];
-                            const auto res = client.request(http::verb::get, target,
-                                                            {{"Authorization", account_named(who).authorization()}});
-                            const auto body = parse_body(res);
-                            results[i] = {res.result_int(), error_code_of(body), user_in(body, who), excerpt(res)};
-                        }
-                    } catch (const std::exception& e) {
-                        std::lock_guard lock(mutex);
-                        failures.push_back(std::string("reading back failed: ") + e.what());
-                        next = gets.size();
-                    }
-                });
-        }
+        const auto failure = on_connections(gets.size(), [&](http_client& client, std::size_t i) {
+            const auto& [who, target] = gets[i];
+            const auto res = client.request(http::verb::get, target, {{"Authorization", account_named(who).authorization()}});
+            const auto body = parse_body(res);
+            results[i] = {res.result_int(), error_code_of(body), user_in(body, who), excerpt(res)};
+        });
         verify_requests_ += gets.size();
-        if (!failures.empty()) {
-            violation(when + ": " + failures.front());
+        if (failure) {
+            violation(when + ": reading back failed: " + *failure);
             return std::nullopt;
         }
         return results;
@@ -1694,28 +1700,12 @@ private:
             return i % 4 == 0 && requests[i]->what != keyed_request::kind::remove;
         };
         std::vector<std::optional<http_response>> again(requests.size()), reused(requests.size());
-        std::mutex mutex;
-        std::vector<std::string> failures;
-        std::atomic<std::size_t> next{0};
-        {
-            std::vector<std::jthread> threads;
-            for (unsigned t = 0; t < verify_threads; ++t)
-                threads.emplace_back([&] {
-                    try {
-                        http_client client(server_->port());
-                        for (std::size_t i; (i = next++) < requests.size();) {
-                            const keyed_request& r = *requests[i];
-                            again[i] = client.request(r.verb, r.target, headers_of(r), r.body);
-                            if (probed(i)) reused[i] = client.request(r.verb, r.target, headers_of(r), reused_body(r));
-                        }
-                    } catch (const std::exception& e) {
-                        std::lock_guard lock(mutex);
-                        failures.push_back(std::string("sending keyed requests again failed: ") + e.what());
-                        next = requests.size();
-                    }
-                });
-        }
-        if (!failures.empty()) return violation(when + ": " + failures.front());
+        const auto failure = on_connections(requests.size(), [&](http_client& client, std::size_t i) {
+            const keyed_request& r = *requests[i];
+            again[i] = client.request(r.verb, r.target, headers_of(r), r.body);
+            if (probed(i)) reused[i] = client.request(r.verb, r.target, headers_of(r), reused_body(r));
+        });
+        if (failure) return violation(when + ": sending keyed requests again failed: " + *failure);
         for (std::size_t i = 0; i < requests.size(); ++i) {
             const keyed_request& r = *requests[i];
             const auto replay = replay_header(*again[i]);

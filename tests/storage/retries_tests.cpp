@@ -59,21 +59,20 @@ ozzie::keyed_write<ozzie::result<ozzie::user>> keep_create(ozzie::idempotency_cl
             }};
 }
 
-// A create with a key, waited for.
-ozzie::result<ozzie::user> keyed_create(ozzie::user_service& service, std::string_view client, ozzie::new_user request,
-                                        ozzie::idempotency_claim claim) {
-    std::promise<ozzie::result<ozzie::user>> answer;
-    service.async_create(
-        client, std::move(request), [&answer](ozzie::result<ozzie::user> r) { answer.set_value(std::move(r)); },
-        keep_create(std::move(claim)));
-    return answer.get_future().get();
-}
-
+// The answer of an asynchronous call, waited for: `start(done)` starts it with `done`.
 template <class Result, class Start>
 Result wait_for(Start start) {
     std::promise<Result> answer;
     start([&answer](Result r) { answer.set_value(std::move(r)); });
     return answer.get_future().get();
+}
+
+// A create with a key, waited for.
+ozzie::result<ozzie::user> keyed_create(ozzie::user_service& service, std::string_view client, ozzie::new_user request,
+                                        ozzie::idempotency_claim claim) {
+    return wait_for<ozzie::result<ozzie::user>>([&](auto done) {
+        service.async_create(client, std::move(request), done, keep_create(std::move(claim)));
+    });
 }
 
 }  // namespace
@@ -119,14 +118,13 @@ BOOST_AUTO_TEST_CASE(only_kept_answers_are_replayed) {
     BOOST_TEST(outcome(conflict) == "CONFLICT");
     BOOST_TEST(what(service->claim_idempotency_key("acme", "c", "fp")) == "kept 409 " + conflict.error().message);
 
-    std::promise<ozzie::result<ozzie::user>> answer;
-    service->async_create(
-        "acme", minimal_request("fresh"), [&answer](ozzie::result<ozzie::user> r) { answer.set_value(std::move(r)); },
-        ozzie::keyed_write<ozzie::result<ozzie::user>>{take_claim(service->claim_idempotency_key("acme", "n", "fp")),
-                                                        [](const ozzie::result<ozzie::user>&) {
-                                                            return std::optional<ozzie::kept_answer>{};
-                                                        }});
-    BOOST_TEST(answer.get_future().get().has_value());
+    const auto fresh = wait_for<ozzie::result<ozzie::user>>([&](auto done) {
+        service->async_create("acme", minimal_request("fresh"), done,
+                              ozzie::keyed_write<ozzie::result<ozzie::user>>{
+                                  take_claim(service->claim_idempotency_key("acme", "n", "fp")),
+                                  [](const ozzie::result<ozzie::user>&) { return std::optional<ozzie::kept_answer>{}; }});
+    });
+    BOOST_TEST(fresh.has_value());
     BOOST_TEST(what(service->claim_idempotency_key("acme", "n", "fp")) == "claim");
 }
 
