@@ -74,4 +74,24 @@ void append_utc_time(std::string& out, std::chrono::sys_seconds t) {
     two(static_cast<unsigned>(time.seconds().count()));
 }
 
+std::optional<std::chrono::sys_seconds> parse_utc_time(std::string_view text) {
+    // "YYYY-MM-DDTHH:MM:SSZ": digits everywhere but at these positions.
+    constexpr std::string_view shape = "dddd-dd-ddTdd:dd:ddZ";
+    if (text.size() != shape.size()) return std::nullopt;
+    for (std::size_t i = 0; i < shape.size(); ++i)
+        if (shape[i] == 'd' ? text[i] < '0' || text[i] > '9' : text[i] != shape[i]) return std::nullopt;
+    const auto number = [text](std::size_t at, std::size_t digits) {
+        int n = 0;
+        for (std::size_t i = at; i < at + digits; ++i) n = n * 10 + (text[i] - '0');
+        return n;
+    };
+    const std::chrono::year_month_day date{std::chrono::year{number(0, 4)},
+                                           std::chrono::month{static_cast<unsigned>(number(5, 2))},
+                                           std::chrono::day{static_cast<unsigned>(number(8, 2))}};
+    const int hours = number(11, 2), minutes = number(14, 2), seconds = number(17, 2);
+    if (!date.ok() || hours > 23 || minutes > 59 || seconds > 59) return std::nullopt;
+    return std::chrono::sys_days{date} + std::chrono::hours{hours} + std::chrono::minutes{minutes} +
+           std::chrono::seconds{seconds};
+}
+
 }  // namespace ozzie::json_text

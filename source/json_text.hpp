@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -20,5 +21,10 @@ void append_number(std::string& out, std::uint64_t n);
 // `t` as ISO 8601 UTC date and time to the second, "2025-05-05T14:30:00", without a zone:
 // the caller adds fractions of a second and the "Z". Years 0 to 9999.
 void append_utc_time(std::string& out, std::chrono::sys_seconds t);
+
+// The time in `text` written as append_utc_time writes it followed by "Z" (RFC 3339 in UTC, to
+// the second: "2025-05-05T14:30:00Z"); nullopt for any other text, or a date or time that does
+// not exist.
+std::optional<std::chrono::sys_seconds> parse_utc_time(std::string_view text);
 
 }  // namespace ozzie::json_text

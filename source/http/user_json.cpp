@@ -3,6 +3,7 @@
 #include "http/responses.hpp"
 #include "json_text.hpp"
 #include "service/messages.hpp"
+#include "service/ulid.hpp"
 
 #include <boost/json.hpp>
 #include <boost/json/basic_parser_impl.hpp>
@@ -284,6 +285,70 @@ result<new_user> new_user_from(const json::value& value, const std::string* dupl
     return request;
 }
 
+// A plain create body (create_body_handler) read in one pass; nullopt for anything else.
+std::optional<new_user> read_plain_create_body(std::string_view text) {
+    json::parse_options options;
+    options.max_depth = max_depth;
+    boost::system::error_code ec;
+    json::basic_parser<create_body_handler> one_pass(options);
+    // write_some stops after the document: all of the text must have been it.
+    const auto read = one_pass.write_some(false, text.data(), text.size(), ec);
+    if (!ec && read == text.size() && one_pass.handler().complete()) return std::move(one_pass.handler().request);
+    return std::nullopt;
+}
+
+// The fields of the user object, as append_user_object writes them.
+constexpr std::array<std::string_view, 8> user_object_fields = {
+    "id", "external_user_id", "name", "email", "phone", "language", "onboarding_stage", "created_at"};
+constexpr std::string_view user_object_field_list =
+    "id, external_user_id, name, email, phone, language, onboarding_stage, created_at";
+
+// The user in a user object (every field of it, and no other); the owner is left empty.
+result<user> user_object_from(const json::object& body) {
+    for (const auto& field : body)
+        if (std::find(user_object_fields.begin(), user_object_fields.end(), field.key()) == user_object_fields.end())
+            return messages::unknown_field(field.key(), user_object_field_list);
+    // The fields that must be strings: each present, and a string.
+    const auto string_field = [&body](std::string_view field) -> result<std::string_view> {
+        const auto* value = body.if_contains(field);
+        if (!value) return messages::missing_field(field);
+        if (const auto* s = value->if_string()) return std::string_view(*s);
+        return messages::invalid_field_json(field, "must be a string", json::serialize(*value));
+    };
+    user u;
+    const auto id = string_field("id");
+    if (!id) return id.error();
+    if (!ulid_of_user_id(*id))
+        return messages::invalid_field("id", "must be an Ozzie user id: ozz_usr_ and a 26-character ULID", *id);
+    u.id = *id;
+    const auto external_user_id = string_field("external_user_id");
+    if (!external_user_id) return external_user_id.error();
+    u.external_user_id = *external_user_id;
+    for (const auto& [field, member] : {std::pair{"name", &user::name}, std::pair{"email", &user::email},
+                                        std::pair{"phone", &user::phone}}) {
+        if (!body.contains(field)) return messages::missing_field(field);  // null, but present
+        auto value = optional_string(body, field, "must be a string or null");
+        if (!value) return value.error();
+        u.*member = std::move(*value);
+    }
+    const auto language = string_field("language");
+    if (!language) return language.error();
+    u.language = *language;
+    const auto stage_text = string_field("onboarding_stage");
+    if (!stage_text) return stage_text.error();
+    const auto stage = onboarding_stage_from_string(*stage_text);
+    if (!stage) return messages::invalid_field("onboarding_stage", messages::stage_requirement, *stage_text);
+    u.stage = *stage;
+    const auto created_at_text = string_field("created_at");
+    if (!created_at_text) return created_at_text.error();
+    const auto created_at = json_text::parse_utc_time(*created_at_text);
+    if (!created_at)
+        return messages::invalid_field("created_at", "must be a UTC time to the second as the API writes it, e.g. "
+                                                     "2025-05-05T14:30:00Z", *created_at_text);
+    u.created_at = *created_at;
+    return u;
+}
+
 }  // namespace
 
 void append_user_object(std::string& out, const user& u) {
@@ -342,19 +407,29 @@ void append_batch_body(std::string& out, const std::vector<result<user>>& answer
 }
 
 result<new_user> parse_new_user(std::string_view text) {
-    json::parse_options options;
-    options.max_depth = max_depth;
-    boost::system::error_code ec;
-    json::basic_parser<create_body_handler> one_pass(options);
-    // write_some stops after the document: all of the text must have been it.
-    const auto read = one_pass.write_some(false, text.data(), text.size(), ec);
-    if (!ec && read == text.size() && one_pass.handler().complete()) return std::move(one_pass.handler().request);
-
+    if (auto plain = read_plain_create_body(text)) return std::move(*plain);
     // Not a plain create body: read it again, in full, to name what is wrong with it.
     std::map<std::size_t, std::string> duplicates;
     const auto parsed = read_json(text, 1, duplicates);
     if (!parsed) return parsed.error();
     return new_user_from(*parsed, duplicates.empty() ? nullptr : &duplicates.begin()->second);
+}
+
+result<std::variant<new_user, user>> parse_import_line(std::string_view text) {
+    if (auto plain = read_plain_create_body(text)) return std::move(*plain);
+    std::map<std::size_t, std::string> duplicates;
+    const auto parsed = read_json(text, 1, duplicates);
+    if (!parsed) return parsed.error();
+    const auto* duplicate = duplicates.empty() ? nullptr : &duplicates.begin()->second;
+    if (const auto* body = parsed->if_object(); body && body->contains("id") && !duplicate) {
+        auto exported = user_object_from(*body);
+        if (!exported) return exported.error();
+        return std::move(*exported);
+    }
+    // A create body, or no object at all: the errors a create would answer.
+    auto request = new_user_from(*parsed, duplicate);
+    if (!request) return request.error();
+    return std::move(*request);
 }
 
 result<std::vector<result<new_user>>> parse_batch(std::string_view text, std::size_t max_users) {

@@ -1,4 +1,4 @@
-// The JSON of users, lists of users, and create and update requests.
+// The JSON of users, lists of users, create, update and batch requests, and the lines of an import.
 #pragma once
 
 #include <ozzie/errors.hpp>
@@ -6,6 +6,7 @@
 
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 namespace ozzie {
@@ -27,6 +28,15 @@ void append_batch_body(std::string& out, const std::vector<result<user>>& answer
 // object, has a field a caller may not set or does not know, or a value of the wrong type.
 // Field values are checked by validate(), not here.
 result<new_user> parse_new_user(std::string_view body);
+
+// A line of an import file (ozzie-admin import): a user object as export writes it (the `data`
+// of GET /v1/users/{user_id}) if it has an "id" field, otherwise a create body as
+// parse_new_user reads it. A user object must have all eight fields and no other, its id an
+// Ozzie user id, its onboarding_stage one the API knows and its created_at a UTC time as the
+// API writes it ("2025-05-05T14:30:00Z"); its owner (client_id) is left empty. Otherwise
+// VALIDATION_ERROR naming the field, as for parse_new_user. The fields a create sets are
+// checked by validate(), not here.
+result<std::variant<new_user, user>> parse_import_line(std::string_view line);
 
 // The changes in a PATCH /v1/users/{user_id} body, with the same rules, and onboarding_stage
 // writable: VALIDATION_ERROR also for null where a field cannot be cleared (external_user_id,

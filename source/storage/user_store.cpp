@@ -101,6 +101,15 @@ struct user_store::impl {
         return std::move(*decoded);
     }
 
+    // The user of a list index entry. The snapshot of `options` holds its record: the entry and
+    // the record are one write, so a missing record is damage (logged), never a user not found.
+    result<user> read_listed_user(const rocksdb::ReadOptions& options, std::string_view ulid) const {
+        auto listed = read_user(options, ulid);
+        if (!listed && listed.error().code == errc::not_found)
+            return storage_failure("get listed user", rocksdb::Status::NotFound(ulid));
+        return listed;
+    }
+
     // Writes `batch`; a failure is SERVICE_UNAVAILABLE: the store refuses writes until RocksDB
     // has recovered from the fault by itself (see recoverable_env.hpp), and nothing it
     // acknowledged is lost meanwhile.
@@ -313,40 +322,68 @@ private:
     std::unique_ptr<rocksdb::Iterator> it_;
 };
 
+// The ULIDs of a client's list index from a cursor in one direction, read from one snapshot:
+// one stage's range, or the three stages' ranges merged as they are read (a user is in exactly
+// one of them, so no ULID comes twice). list() reads a page of it, for_each_user() all of it.
+class list_reader {
+public:
+    list_reader(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf, const rocksdb::Snapshot* snapshot,
+                std::string_view client_id, std::optional<onboarding_stage> stage, std::string_view cursor,
+                bool newer)
+        : newer_(newer) {
+        for (const auto s : {onboarding_stage::intake_pending, onboarding_stage::plan_pending, onboarding_stage::active})
+            if (!stage || *stage == s)
+                ranges_.push_back(std::make_unique<stage_range>(db, cf, snapshot, client_id, s, cursor, newer));
+        pick();
+    }
+
+    bool valid() const { return current_ != nullptr; }
+    // The ULID at the current entry; valid() only.
+    std::string_view ulid() const { return current_->ulid(); }
+    void next() {
+        current_->next();
+        pick();
+    }
+    // Whether every range was read without an error (an iterator that failed is no longer valid).
+    rocksdb::Status status() const {
+        for (const auto& r : ranges_)
+            if (!r->status().ok()) return r->status();
+        return rocksdb::Status::OK();
+    }
+
+private:
+    // The range whose entry comes first in the reading order, or none when all are read.
+    void pick() {
+        current_ = nullptr;
+        for (const auto& r : ranges_)
+            if (r->valid() && (!current_ || (newer_ ? r->ulid() < current_->ulid() : r->ulid() > current_->ulid())))
+                current_ = r.get();
+    }
+
+    bool newer_;
+    std::vector<std::unique_ptr<stage_range>> ranges_;
+    stage_range* current_ = nullptr;
+};
+
 }  // namespace
 
 result<user_page> user_store::list(const list_range& range) const {
     rocksdb::ManagedSnapshot snapshot(impl_->db);
     rocksdb::ReadOptions read;
     read.snapshot = snapshot.snapshot();
-    // One range for a filtered page; the three stages' ranges merged for a whole one (a user is
-    // in exactly one of them, so no ULID comes twice).
-    std::vector<std::unique_ptr<stage_range>> ranges;
-    for (const auto stage : {onboarding_stage::intake_pending, onboarding_stage::plan_pending, onboarding_stage::active})
-        if (!range.stage || *range.stage == stage)
-            ranges.push_back(std::make_unique<stage_range>(*impl_->db, impl_->client_users, read.snapshot,
-                                                           range.client_id, stage, range.cursor, range.newer));
+    list_reader entries(*impl_->db, impl_->client_users, read.snapshot, range.client_id, range.stage, range.cursor,
+                        range.newer);
     user_page page;
-    for (;;) {
-        stage_range* next = nullptr;  // the range whose entry comes first in the page's order
-        for (const auto& r : ranges)
-            if (r->valid() && (!next || (range.newer ? r->ulid() < next->ulid() : r->ulid() > next->ulid())))
-                next = r.get();
-        if (!next) break;
+    for (; entries.valid(); entries.next()) {
         if (page.users.size() == range.limit) {
             page.has_more = true;
             break;
         }
-        // The snapshot holds each listed user's record: the entry and the record are one write.
-        auto listed = impl_->read_user(read, next->ulid());
-        if (!listed && listed.error().code == errc::not_found)
-            return storage_failure("get listed user", rocksdb::Status::NotFound(next->ulid()));
+        auto listed = impl_->read_listed_user(read, entries.ulid());
         if (!listed) return listed.error();
         page.users.push_back(std::move(*listed));
-        next->next();
     }
-    for (const auto& r : ranges)
-        if (!r->status().ok()) return storage_failure("list users", r->status());
+    if (const auto status = entries.status(); !status.ok()) return storage_failure("list users", status);
     if (range.newer) std::reverse(page.users.begin(), page.users.end());
     return page;
 }
@@ -396,6 +433,42 @@ result<void> user_store::checkpoint(const std::filesystem::path& directory) cons
     // Flushing first puts everything in table files, so the copy needs no WAL replay.
     status = checkpoint->CreateCheckpoint(directory.string(), /*log_size_for_flush=*/0);
     if (!status.ok()) return storage_failure("checkpoint", status);
+    return {};
+}
+
+result<void> user_store::load(std::span<const user> users) {
+    rocksdb::WriteBatch batch;
+    for (const user& u : users) {
+        const auto key = encoding::user_key(u);
+        auto s = batch.Put(impl_->users, slice(key), encoding::user_value(u));
+        if (s.ok())
+            s = batch.Put(impl_->external_ids, encoding::external_key(u.client_id, u.external_user_id),
+                          encoding::external_value(u));
+        if (s.ok()) s = batch.Put(impl_->client_users, encoding::list_key(u), "");
+        if (!s.ok()) return storage_failure("batch load", s);
+    }
+    return impl_->write(rocksdb::WriteOptions(), batch);
+}
+
+result<void> user_store::finish_load() {
+    rocksdb::FlushOptions wait;
+    wait.wait = true;
+    const std::vector<rocksdb::ColumnFamilyHandle*> loaded = {impl_->users, impl_->external_ids, impl_->client_users};
+    if (auto status = impl_->db->Flush(wait, loaded); !status.ok()) return storage_failure("flush load", status);
+    return {};
+}
+
+result<void> user_store::for_each_user(std::string_view client_id, const std::function<void(const user&)>& each) const {
+    rocksdb::ManagedSnapshot snapshot(impl_->db);
+    rocksdb::ReadOptions read;
+    read.snapshot = snapshot.snapshot();
+    list_reader entries(*impl_->db, impl_->client_users, read.snapshot, client_id, std::nullopt, {}, false);
+    for (; entries.valid(); entries.next()) {
+        auto listed = impl_->read_listed_user(read, entries.ulid());
+        if (!listed) return listed.error();
+        each(*listed);
+    }
+    if (const auto status = entries.status(); !status.ok()) return storage_failure("read every user", status);
     return {};
 }
 

@@ -115,6 +115,27 @@ public:
 private:
     struct impl;
     std::unique_ptr<impl> impl_;
+
+public:
+    // Bulk loading and reading, for ozzie-admin's offline import and export of a store that no
+    // server has open (its LOCK keeps a server out meanwhile).
+
+    // Writes these users' records and index entries as an insert would, in one atomic write,
+    // without syncing it: made durable by finish_load() after the last call. Checks nothing:
+    // the caller has made sure that every id and external id is free (get(), find_external(),
+    // and the users of its earlier calls). The write goes through the WAL all the same,
+    // unsynced: RocksDB flushes each column family on its own, so without the WAL a crash could
+    // keep a user's record and lose its index entries; with it, a process crash keeps every
+    // call, and a power loss some first calls, each user with all of its keys. Errors as for
+    // insert. Call from one thread at a time.
+    result<void> load(std::span<const user> users);
+    // Makes what load() wrote durable: flushed to table files, which RocksDB syncs. Error:
+    // internal.
+    result<void> finish_load();
+
+    // Every user of the client, newest first, read from one snapshot of the store in one pass,
+    // each passed to `each` (an exception from it stops the pass). Error: internal. Thread-safe.
+    result<void> for_each_user(std::string_view client_id, const std::function<void(const user&)>& each) const;
 };
 
 }  // namespace ozzie

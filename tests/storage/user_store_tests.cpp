@@ -546,3 +546,232 @@ BOOST_AUTO_TEST_CASE(external_key_is_client_nul_external) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// Bulk loading and reading for ozzie-admin's import and export: load() writes exactly the keys
+// and values insert() writes, durable after finish_load(), never half a user after a crash; and
+// for_each_user() reads a client's users as the list index orders them.
+BOOST_FIXTURE_TEST_SUITE(user_store_bulk, store_fixture)
+
+namespace {
+
+// Bytes as text, those that are not printable ASCII as \xNN.
+std::string printable(std::string_view bytes) {
+    std::string out;
+    for (const char c : bytes) {
+        const auto byte = static_cast<unsigned char>(c);
+        if (byte >= 0x20 && byte < 0x7F) {
+            out += c;
+            continue;
+        }
+        constexpr std::string_view hex = "0123456789abcdef";
+        out += "\\x";
+        out += hex[byte >> 4];
+        out += hex[byte & 0xF];
+    }
+    return out;
+}
+
+// Every key and value of the column families that hold users, read with RocksDB directly, as
+// "family:key = value" lines.
+std::vector<std::string> stored_keys(const std::filesystem::path& data_dir) {
+    const std::vector<std::string_view> names = {ozzie::encoding::users_cf, ozzie::encoding::external_ids_cf,
+                                                 ozzie::encoding::client_users_cf};
+    std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+        {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()}};
+    for (const auto name : names) families.emplace_back(std::string(name), rocksdb::ColumnFamilyOptions());
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    const auto opened = rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), data_dir.string(), families, &handles, &raw);
+    BOOST_TEST_REQUIRE(opened.ok(), opened.ToString());
+    std::vector<std::string> keys;
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        const std::unique_ptr<rocksdb::Iterator> it(raw->NewIterator(rocksdb::ReadOptions(), handles[i + 1]));
+        for (it->SeekToFirst(); it->Valid(); it->Next())
+            keys.push_back(std::string(names[i]) + ":" + printable(it->key().ToStringView()) + " = " +
+                           printable(it->value().ToStringView()));
+    }
+    for (auto* handle : handles) raw->DestroyColumnFamilyHandle(handle);
+    delete raw;
+    return keys;
+}
+
+// Users of two clients at every stage, full and minimal.
+std::vector<ozzie::user> assorted_users(user_factory& users) {
+    std::vector<ozzie::user> all;
+    for (int i = 0; i < 12; ++i) {
+        auto u = i % 2 ? users.make_full(i % 4 < 2 ? "c" : "d", "u" + std::to_string(i))
+                       : users.make(i % 4 < 2 ? "c" : "d", "u" + std::to_string(i));
+        u.stage = static_cast<ozzie::onboarding_stage>(i % 3);
+        all.push_back(std::move(u));
+    }
+    return all;
+}
+
+// The ids for_each_user passes, in its order.
+std::vector<std::string> ids_read(const ozzie::user_store& store, std::string_view client_id) {
+    std::vector<std::string> ids;
+    const auto read = store.for_each_user(client_id, [&ids](const ozzie::user& u) { ids.push_back(u.id); });
+    BOOST_TEST_REQUIRE(outcome(read) == "ok");
+    return ids;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(load_writes_the_keys_and_values_insert_writes) {
+    const auto all = assorted_users(users);
+    BOOST_TEST(flags(insert(all)) == "1,1,1,1,1,1,1,1,1,1,1,1");
+    ozzie::store_options loaded_options;
+    loaded_options.data_dir = dir.path() / "loaded";
+    {
+        ozzie::user_store loaded(loaded_options);
+        BOOST_TEST_REQUIRE(outcome(loaded.load(std::span(all).first(5))) == "ok");
+        BOOST_TEST_REQUIRE(outcome(loaded.load(std::span(all).subspan(5))) == "ok");
+        BOOST_TEST_REQUIRE(outcome(loaded.finish_load()) == "ok");
+        for (const auto& u : all) {  // read back at once, as the import's conflict checks do
+            BOOST_TEST(outcome(loaded.get(ulid_of(u))) == "ok");
+            BOOST_TEST(outcome(loaded.find_external(u.client_id, u.external_user_id)) == "ok");
+        }
+    }
+    store.reset();
+    const auto inserted_keys = stored_keys(options.data_dir);
+    BOOST_TEST(inserted_keys.size() == 3 * all.size());
+    BOOST_TEST(stored_keys(loaded_options.data_dir) == inserted_keys, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(loaded_users_are_served_after_a_reopen) {
+    const auto all = assorted_users(users);
+    BOOST_TEST_REQUIRE(outcome(store->load(all)) == "ok");
+    BOOST_TEST_REQUIRE(outcome(store->finish_load()) == "ok");
+    reopen();
+    for (const auto& u : all) check_stored(u);
+    const auto page = store->list(
+        {.client_id = "c", .stage = ozzie::onboarding_stage::active, .cursor = {}, .newer = false, .limit = 100});
+    BOOST_TEST_REQUIRE(outcome(page) == "ok");
+    BOOST_TEST(page->users.size() == 2u);  // u5 and u8
+    for (const auto& u : page->users) BOOST_TEST((u.stage == ozzie::onboarding_stage::active));
+}
+
+BOOST_AUTO_TEST_CASE(for_each_user_reads_every_user_of_the_client_newest_first_as_list_pages_do) {
+    std::vector<ozzie::user> all;
+    std::vector<std::string> expected;
+    for (int i = 0; i < 250; ++i) {  // a client's users at every stage, among another client's
+        auto u = users.make(i % 5 == 4 ? "other" : "c", "u" + std::to_string(i));
+        u.stage = static_cast<ozzie::onboarding_stage>((i * 7) % 3);
+        if (u.client_id == "c") expected.push_back(u.id);
+        all.push_back(std::move(u));
+    }
+    BOOST_TEST_REQUIRE(outcome(insert(all)) == "ok");
+    std::reverse(expected.begin(), expected.end());  // ids grow with time: newest first
+    BOOST_TEST(ids_read(*store, "c") == expected, boost::test_tools::per_element());
+
+    // The pages of list, walked with cursors, give the same users in the same order.
+    std::vector<std::string> paged;
+    for (std::string cursor;;) {
+        const auto page = store->list({.client_id = "c", .stage = {}, .cursor = cursor, .newer = false, .limit = 7});
+        BOOST_TEST_REQUIRE(outcome(page) == "ok");
+        for (const auto& u : page->users) paged.push_back(u.id);
+        if (!page->has_more) break;
+        cursor = ulid_of(page->users.back());
+    }
+    BOOST_TEST(paged == expected, boost::test_tools::per_element());
+
+    // Whole users, and nothing for a client that has none.
+    BOOST_TEST_REQUIRE(outcome(store->for_each_user("c", [&](const ozzie::user& u) {
+        check_same_user(u, all[static_cast<std::size_t>(std::stoi(u.external_user_id.substr(1)))]);
+    })) == "ok");
+    BOOST_TEST(ids_read(*store, "nobody").empty());
+    BOOST_TEST(ids_read(*store, "ot").empty());  // no prefix match on the client id
+}
+
+BOOST_AUTO_TEST_CASE(for_each_user_reads_one_snapshot) {
+    const auto all = assorted_users(users);
+    BOOST_TEST_REQUIRE(outcome(insert(all)) == "ok");
+    std::vector<std::string> read;
+    const auto pass = store->for_each_user("c", [&](const ozzie::user& u) {
+        // c's oldest user, removed while the pass is at the newest, is still in it.
+        if (read.empty()) BOOST_TEST_REQUIRE(outcome(store->remove(std::span(all).first(1))) == "ok");
+        read.push_back(u.id);
+    });
+    BOOST_TEST(outcome(pass) == "ok");
+    BOOST_TEST_REQUIRE(read.size() == 6u);
+    BOOST_TEST(read.back() == all[0].id);
+    BOOST_TEST(ids_read(*store, "c").size() == 5u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(user_store_bulk_crash)
+
+namespace {
+
+// After a load child's crash (and, for `lose_power`, its unsynced data cut away), the crash
+// users the store holds: each whole (crash_users_in: index entry and record; records_in: no
+// record without its entry), and always the first ones, as the loads came.
+std::vector<bool> after_a_load_crash(const char* child, bool lose_power) {
+    ozzie::testing::temp_dir dir;
+    const auto data_dir = dir.path() / "db";
+    ozzie::testing::run_crash_child(std::string("crash_children_bulk/") + child, data_dir, false);
+    if (lose_power)
+        BOOST_TEST_MESSAGE(ozzie::testing::lose_unsynced_data(sync_journal(data_dir)) << " bytes not synced were lost");
+    const auto present = user_store_crash::crash_users_in(data_dir);
+    const auto kept = static_cast<std::size_t>(std::count(present.begin(), present.end(), true));
+    BOOST_TEST(user_store_crash::records_in(data_dir) == kept, "records without their index entry");
+    BOOST_TEST(std::is_partitioned(present.begin(), present.end(), [](bool p) { return p; }),
+               "a later load kept while an earlier one was lost");
+    return present;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(loads_survive_a_process_crash) {
+    const auto present = after_a_load_crash("load_then_is_killed", false);
+    BOOST_TEST(std::count(present.begin(), present.end(), true) == crash_users);
+}
+
+BOOST_AUTO_TEST_CASE(a_power_loss_before_finish_load_keeps_whole_users_only) {
+    after_a_load_crash("load_then_loses_power", false);
+    after_a_load_crash("load_then_loses_power", true);
+}
+
+BOOST_AUTO_TEST_CASE(loads_finished_survive_a_power_loss) {
+    const auto present = after_a_load_crash("load_finish_then_lose_power", true);
+    BOOST_TEST(std::count(present.begin(), present.end(), true) == crash_users);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// The child processes of the bulk crash tests (disabled: run only when a crash test starts them).
+BOOST_AUTO_TEST_SUITE(crash_children_bulk)
+
+namespace {
+
+// The crash users loaded one a call (a crash may come between any two), finished if `finish`,
+// then SIGKILL.
+[[noreturn]] void load_crash_users_then_die(ozzie::user_store& store, bool finish) {
+    user_factory users;
+    for (int i = 0; i < crash_users; ++i) {
+        const auto u = crash_user(users, i);
+        BOOST_TEST_REQUIRE(store.load(std::span(&u, 1)).has_value());
+    }
+    if (finish) BOOST_TEST_REQUIRE(store.finish_load().has_value());
+    ozzie::testing::die_like_a_crash();
+}
+
+void run_load_child(bool lose_power, bool finish) {
+    const auto options = ozzie::testing::crash_child_store_options();
+    if (!options) {
+        BOOST_TEST_MESSAGE("runs only as the child of a crash test");
+        return;
+    }
+    if (!lose_power) load_crash_users_then_die(*new ozzie::user_store(*options), finish);  // never closed
+    const auto file_system = std::make_shared<ozzie::testing::power_loss_fs>(sync_journal(options->data_dir));
+    load_crash_users_then_die(*new ozzie::user_store(*options, file_system), finish);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(load_then_is_killed, *boost::unit_test::disabled()) { run_load_child(false, false); }
+BOOST_AUTO_TEST_CASE(load_then_loses_power, *boost::unit_test::disabled()) { run_load_child(true, false); }
+BOOST_AUTO_TEST_CASE(load_finish_then_lose_power, *boost::unit_test::disabled()) { run_load_child(true, true); }
+
+BOOST_AUTO_TEST_SUITE_END()

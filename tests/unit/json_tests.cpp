@@ -1,5 +1,5 @@
-// The JSON of users and create requests (source/http/user_json.hpp) and the JSON text writer
-// under it (source/json_text.hpp).
+// The JSON of users, create requests, batches and import lines (source/http/user_json.hpp) and
+// the JSON text writer and time reader under it (source/json_text.hpp).
 #include <boost/test/unit_test.hpp>
 
 #include "http/user_json.hpp"
@@ -15,6 +15,7 @@
 #include <chrono>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 namespace json = boost::json;
@@ -481,6 +482,179 @@ BOOST_AUTO_TEST_CASE(a_list_holds_the_user_objects_of_single_answers) {
     out.clear();
     ozzie::append_list_body(out, {});
     BOOST_TEST(out == R"({"object":"list","data":[],"has_more":false})");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(parse_utc_time_suite)
+
+BOOST_AUTO_TEST_CASE(reads_what_append_utc_time_writes_and_z) {
+    for (const auto t : {spec_created_at, sys_seconds{}, sys_seconds{sys_days{year{2024} / February / 29}} + 86399s,
+                         sys_seconds{sys_days{year{9999} / December / 31}}, sys_seconds{sys_days{year{1} / 1 / 1}}}) {
+        const auto text = utc_text(t) + "Z";
+        const auto read = ozzie::json_text::parse_utc_time(text);
+        BOOST_TEST_REQUIRE(read.has_value(), text);
+        BOOST_TEST(read->time_since_epoch().count() == t.time_since_epoch().count(), text);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(anything_else_is_refused) {
+    for (const std::string_view text :
+         {"", "2025-05-05T14:30:00", "2025-05-05T14:30:00z", "2025-05-05 14:30:00Z", "2025-05-05T14:30:00.000Z",
+          "2025-05-05T14:30:00+00:00", "2025-05-05T14:30Z", "25-05-05T14:30:00Z", " 2025-05-05T14:30:00Z",
+          "2025-05-05T14:30:00Z ", "2025-5-05T14:30:00Z", "2025-05-05T14:3a:00Z", "+025-05-05T14:30:00Z",
+          "2025-13-05T14:30:00Z", "2025-00-05T14:30:00Z", "2025-05-00T14:30:00Z", "2025-04-31T14:30:00Z",
+          "2025-02-29T14:30:00Z", "2025-05-05T24:00:00Z", "2025-05-05T14:60:00Z", "2025-05-05T14:30:60Z"})
+        BOOST_TEST(!ozzie::json_text::parse_utc_time(text).has_value(), text);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(parse_import_line_suite)
+
+namespace {
+
+std::string exported_line(const ozzie::user& u) {
+    std::string line;
+    ozzie::append_user_object(line, u);
+    return line;
+}
+
+// The user object of the spec's user with `field` replaced by `value` (JSON text), or left out
+// if `value` is empty.
+std::string spec_object_with(std::string_view field, std::string_view value) {
+    auto object = json::parse(exported_line(spec_user())).as_object();
+    if (value.empty()) object.erase(field);
+    else object[field] = json::parse(value);
+    return json::serialize(object);
+}
+
+// The error of a line that must fail, as "CODE: message"; "ok" if it did not fail.
+std::string failure(std::string_view line) {
+    const auto read = ozzie::parse_import_line(line);
+    return read ? "ok" : outcome(read) + ": " + read.error().message;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_create_body_is_read_as_parse_new_user_reads_it) {
+    for (const std::string_view body :
+         {R"({"external_user_id":"usr_8821","name":"Maria","email":"m@example.com","phone":"+15551234567","language":"pt"})",
+          R"({"external_user_id":"usr_1"})", R"( {"name":null,"external_user_id":"a\"b"} )"}) {
+        const auto read = ozzie::parse_import_line(body);
+        BOOST_TEST_REQUIRE(outcome(read) == "ok", body << ": " << message(read));
+        const auto* request = std::get_if<ozzie::new_user>(&*read);
+        BOOST_TEST_REQUIRE(request, body);
+        const auto expected = ozzie::parse_new_user(body);
+        BOOST_TEST(request->external_user_id == expected->external_user_id);
+        BOOST_TEST(opt(request->name) == opt(expected->name));
+        BOOST_TEST(opt(request->email) == opt(expected->email));
+        BOOST_TEST(opt(request->phone) == opt(expected->phone));
+        BOOST_TEST(opt(request->language) == opt(expected->language));
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_bad_create_body_gets_parse_new_user_s_message) {
+    for (const std::string_view body :
+         {R"({"external_user_id":"a","created_at":"2025-05-05T14:30:00Z"})", R"({"external_user_id":"a","object":"user"})",
+          R"({"external_user_id":"a","onboarding_stage":"active"})", R"({"external_user_id":"a","nickname":"x"})",
+          R"({"name":"no external id"})", R"({"external_user_id":7})", R"({"external_user_id":"a","name":1})",
+          R"({"external_user_id":"a","external_user_id":"b"})", "[]", "{", "", "not json", R"({"external_user_id":"a"} x)"}) {
+        const auto expected = ozzie::parse_new_user(body);
+        BOOST_TEST_REQUIRE(!expected.has_value(), body);
+        BOOST_TEST(failure(body) == "VALIDATION_ERROR: " + expected.error().message, body);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(an_exported_user_object_reads_back_as_the_same_user) {
+    auto full = spec_user();
+    auto minimal = spec_user();
+    minimal.name.reset();
+    minimal.email.reset();
+    minimal.phone.reset();
+    minimal.stage = ozzie::onboarding_stage::intake_pending;
+    minimal.external_user_id = "a/b \"c\" \xC3\xA9\n";
+    minimal.created_at = sys_seconds{};
+    for (auto expected : {full, minimal}) {
+        const auto line = exported_line(expected);
+        const auto read = ozzie::parse_import_line(line);
+        BOOST_TEST_REQUIRE(outcome(read) == "ok", line << ": " << message(read));
+        const auto* u = std::get_if<ozzie::user>(&*read);
+        BOOST_TEST_REQUIRE(u, line);
+        expected.client_id.clear();  // the owner is not in the object: the import sets it
+        BOOST_TEST((*u == expected), line);
+        BOOST_TEST(exported_line(*u) == line);
+    }
+    // Fields in any order, as any JSON writer may put them.
+    const auto reordered = ozzie::parse_import_line(
+        R"({"created_at":"2025-05-05T14:30:00Z","onboarding_stage":"plan_pending","language":"es","phone":null,)"
+        R"("email":null,"name":null,"external_user_id":"x","id":"ozz_usr_01HX9KZMR4P5JQNBVT7YCW3DEX"})");
+    BOOST_TEST_REQUIRE(outcome(reordered) == "ok", message(reordered));
+    BOOST_TEST((std::get<ozzie::user>(*reordered).stage == ozzie::onboarding_stage::plan_pending));
+}
+
+BOOST_AUTO_TEST_CASE(every_field_of_a_user_object_is_required) {
+    for (const std::string field :
+         {"external_user_id", "name", "email", "phone", "language", "onboarding_stage", "created_at"})
+        BOOST_TEST(failure(spec_object_with(field, "")) == "VALIDATION_ERROR: Field '" + field + "' is required.", field);
+}
+
+BOOST_AUTO_TEST_CASE(a_user_object_with_a_field_it_does_not_have_is_refused) {
+    for (const std::string field : {"object", "client_id", "nickname", "Email"}) {
+        const auto result = failure(spec_object_with(field, R"("x")"));
+        BOOST_TEST(contains(result, "VALIDATION_ERROR: Field '" + field + "' is not a recognized field."), result);
+        BOOST_TEST(contains(result, "Allowed fields: id, external_user_id, name, email, phone, language, "
+                                    "onboarding_stage, created_at."),
+                   result);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_user_object_s_values_are_checked_by_field) {
+    const std::pair<std::string, std::string> cases[] = {
+        {"id", R"("usr_8821")"},
+        {"id", R"("ozz_usr_01HX9KZMR4P5JQNBVT7YCW3DE")"},      // a character short
+        {"id", R"("ozz_usr_81HX9KZMR4P5JQNBVT7YCW3DEX")"},     // over 128 bits
+        {"id", R"("ozz_usr_01hx9kzmr4p5jqnbvt7ycw3dex")"},     // lower case
+        {"id", "null"},
+        {"id", "42"},
+        {"external_user_id", "null"},
+        {"external_user_id", "[]"},
+        {"name", "42"},
+        {"email", "{}"},
+        {"phone", "15551234567"},
+        {"language", "null"},
+        {"onboarding_stage", R"("done")"},
+        {"onboarding_stage", "2"},
+        {"onboarding_stage", "null"},
+        {"created_at", R"("2025-05-05T14:30:00")"},
+        {"created_at", R"("2025-05-05T14:30:00.000Z")"},
+        {"created_at", R"("2025-02-30T14:30:00Z")"},
+        {"created_at", "1746455400"},
+    };
+    for (const auto& [field, value] : cases) {
+        const auto result = failure(spec_object_with(field, value));
+        BOOST_TEST(contains(result, "VALIDATION_ERROR: Field '" + field + "'"), field << " " << value << ": " << result);
+    }
+    BOOST_TEST(failure(spec_object_with("created_at", R"("2025-05-05")")) ==
+               "VALIDATION_ERROR: Field 'created_at' must be a UTC time to the second as the API writes it, e.g. "
+               "2025-05-05T14:30:00Z. Received: '2025-05-05'.");
+    BOOST_TEST(failure(spec_object_with("onboarding_stage", R"("done")")) ==
+               "VALIDATION_ERROR: Field 'onboarding_stage' must be one of 'intake_pending', 'plan_pending' or "
+               "'active'. Received: 'done'.");
+}
+
+// The fields a create sets are left to validate(), as parse_new_user leaves them.
+BOOST_AUTO_TEST_CASE(a_user_object_s_create_fields_are_left_to_validate) {
+    const auto read = ozzie::parse_import_line(spec_object_with("email", R"("not-an-email")"));
+    BOOST_TEST_REQUIRE(outcome(read) == "ok", message(read));
+    BOOST_TEST(opt(std::get<ozzie::user>(*read).email) == "\"not-an-email\"");
+}
+
+BOOST_AUTO_TEST_CASE(a_user_object_s_duplicate_field_or_bad_json_is_named) {
+    const auto line = exported_line(spec_user());
+    BOOST_TEST(failure(line.substr(0, line.size() - 1) + R"(,"id":"ozz_usr_01HX9KZMR4P5JQNBVT7YCW3DEX"})") ==
+               "VALIDATION_ERROR: " + ozzie::parse_new_user(R"({"id":1,"id":2})").error().message);
+    BOOST_TEST(contains(failure(line.substr(0, line.size() - 1)), "VALIDATION_ERROR"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
