@@ -43,9 +43,6 @@ constexpr const char* usage = R"(Usage:
                                                  (a new directory; default admin 127.0.0.1:9090)
   ozzie-admin compact [--admin HOST:PORT]        compact a running server's store, so that deleted
                                                  users are in none of its files any more
-  ozzie-admin migrate --postgres URL             create or upgrade the schema of a PostgreSQL
-                                                 database (URL: a libpq URI, e.g.
-                                                 postgresql://USER@HOST:PORT/DB, or conninfo)
   ozzie-admin import --data-dir DIR --client ID FILE
       import users into the store in DIR (created if missing) as client ID's, from FILE (- for
       standard input): NDJSON, one JSON object a line, each a create body as POST /v1/users
@@ -64,6 +61,9 @@ constexpr const char* usage = R"(Usage:
       has DIR open, pass its admin listener with --admin: the export then takes a checkpoint
       through it (POST /backup) into a new directory next to DIR (.ozzie-export-*), reads that,
       and removes it (remove it by hand if the export is killed).
+  ozzie-admin migrate --postgres URL             create or upgrade the schema of a PostgreSQL
+                                                 database (URL: a libpq URI, e.g.
+                                                 postgresql://USER@HOST:PORT/DB, or conninfo)
 After changing the clients file, send SIGHUP to ozzie-server to load it without dropping
 connections. Restore a backup by starting ozzie-server with --data-dir pointing at a copy of DIR.
 )";

@@ -68,7 +68,7 @@ void render_user(response& res, http::status status, const user& u) {
 void render_created(response& res, const result<user>& created) {
     if (!created) return set_error(res, created.error());
     render_user(res, http::status::created, *created);
-    res.set("Location", "/v1/users/" + created->id);
+    res.headers.add("Location").append("/v1/users/").append(created->id);
 }
 
 // The answer to PATCH /v1/users/{user_id}.
