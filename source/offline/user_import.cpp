@@ -1,6 +1,7 @@
 #include "offline/user_import.hpp"
 
 #include "http/user_json.hpp"
+#include "service/created_user.hpp"
 #include "service/messages.hpp"
 #include "service/ulid.hpp"
 #include "service/validation.hpp"
@@ -172,18 +173,7 @@ private:
     // The user a create body makes, as the API's create makes it.
     user created(new_user request) {
         const auto now = std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
-        const auto id = id_generator_.next(now);
-        return user{
-            .id = std::string(user_id_prefix) + id.text,
-            .client_id = client_id_,
-            .external_user_id = std::move(request.external_user_id),
-            .name = std::move(request.name),
-            .email = std::move(request.email),
-            .phone = std::move(request.phone),
-            .language = request.language.value_or("en"),
-            .stage = onboarding_stage::intake_pending,
-            .created_at = std::chrono::floor<std::chrono::seconds>(id.time),
-        };
+        return created_user(client_id_, std::move(request), id_generator_.next(now));
     }
 
     std::string client_id_;

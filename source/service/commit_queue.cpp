@@ -1,5 +1,6 @@
 #include "service/commit_queue.hpp"
 
+#include "service/created_user.hpp"
 #include "service/lookup.hpp"
 #include "service/messages.hpp"
 #include "service/preconditions.hpp"
@@ -135,20 +136,9 @@ void commit_queue::commit(std::vector<pending_create>& batch) {
                 answers[b].emplace_back(request.error());
                 continue;
             }
-            auto id = ids_.next(now);
             places.emplace_back(b, answers[b].size());
             answers[b].emplace_back(error{errc::internal, {}});  // its place, filled in below
-            users.push_back(user{
-                .id = std::string(user_id_prefix) + id.text,
-                .client_id = batch[b].client_id,
-                .external_user_id = std::move(request->external_user_id),
-                .name = std::move(request->name),
-                .email = std::move(request->email),
-                .phone = std::move(request->phone),
-                .language = request->language.value_or("en"),
-                .stage = onboarding_stage::intake_pending,
-                .created_at = std::chrono::floor<std::chrono::seconds>(id.time),
-            });
+            users.push_back(created_user(batch[b].client_id, std::move(*request), ids_.next(now)));
         }
     const auto answer = [&](std::size_t k) -> result<user>& { return answers[places[k].first][places[k].second]; };
     const auto began = std::chrono::steady_clock::now();
