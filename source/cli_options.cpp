@@ -63,6 +63,7 @@ po::options_description command_line_options() {
         ("body-limit", po::value<std::size_t>()->default_value(defaults.body_limit), "largest request body in bytes; larger gets 413")
         ("batch-body-limit", po::value<std::size_t>()->default_value(defaults.batch_body_limit), "largest body of POST /v1/users/batch in bytes; larger gets 413")
         ("idempotency-ttl", po::value<double>()->default_value(86400), "seconds the answer of a write made with an Idempotency-Key is kept for its retries (at least 1)")
+        ("block-cache", po::value<std::size_t>()->default_value(store_options{}.block_cache_bytes), "bytes of the store's block cache for reads (at least 1 MiB); a store much larger than it reads most lookups from the page cache")
         ("header-limit", po::value<std::size_t>()->default_value(defaults.header_limit), "largest request line and headers in bytes; larger gets 431")
         ("request-timeout", po::value<double>()->default_value(seconds(defaults.request_timeout)), "seconds a client has to send a whole request")
         ("idle-timeout", po::value<double>()->default_value(seconds(defaults.idle_timeout)), "seconds an idle keep-alive connection stays open")
@@ -136,6 +137,8 @@ std::variant<run_options, print_and_exit> parse_command_line(int argc, const cha
     const double ttl = values["idempotency-ttl"].as<double>();
     if (!(ttl >= 1 && ttl <= 365 * 86400)) throw std::runtime_error("--idempotency-ttl must be 1 second to 365 days");
     run.store.idempotency_ttl = std::chrono::seconds(static_cast<std::int64_t>(ttl));
+    run.store.block_cache_bytes = values["block-cache"].as<std::size_t>();
+    if (run.store.block_cache_bytes < (std::size_t{1} << 20)) throw std::runtime_error("--block-cache must be at least 1 MiB (1048576)");
     run.server.header_limit = values["header-limit"].as<std::size_t>();
     run.server.request_timeout = timeout(values, "request-timeout");
     run.server.idle_timeout = timeout(values, "idle-timeout");

@@ -85,6 +85,8 @@ std::vector<option_row> option_table() {
          [](const run_options& o) { return o.server.batch_body_limit == 2097152; }},
         {"idempotency-ttl", {"--idempotency-ttl", "3600"}, "idempotency-ttl = 3600\n",
          [](const run_options& o) { return o.store.idempotency_ttl == 3600s; }},
+        {"block-cache", {"--block-cache", "1073741824"}, "block-cache = 1073741824\n",
+         [](const run_options& o) { return o.store.block_cache_bytes == 1073741824; }},
         {"header-limit", {"--header-limit", "16384"}, "header-limit = 16384\n",
          [](const run_options& o) { return o.server.header_limit == 16384; }},
         {"request-timeout", {"--request-timeout", "2.5"}, "request-timeout = 2.5\n",
@@ -256,6 +258,7 @@ BOOST_AUTO_TEST_CASE(idempotency_ttl_and_batch_body_limit_out_of_range_throw) {
     for (const char* ttl : {"0", "0.5", "-1", "31536001", "nan"})
         BOOST_CHECK_THROW(parse({"--data-dir", "d", "--clients", "c", "--idempotency-ttl", ttl}), std::runtime_error);
     BOOST_CHECK_THROW(parse({"--data-dir", "d", "--clients", "c", "--batch-body-limit", "0"}), std::runtime_error);
+    BOOST_CHECK_THROW(parse({"--data-dir", "d", "--clients", "c", "--block-cache", "1048575"}), std::runtime_error);
 }
 
 BOOST_AUTO_TEST_CASE(unknown_option_throws) {
@@ -427,6 +430,7 @@ BOOST_AUTO_TEST_CASE(options_not_given_take_the_defaults_of_the_options_structs)
     BOOST_TEST(o.server.body_limit == server.body_limit);
     BOOST_TEST(o.server.batch_body_limit == server.batch_body_limit);
     BOOST_TEST((o.store.idempotency_ttl == store.idempotency_ttl));
+    BOOST_TEST(o.store.block_cache_bytes == store.block_cache_bytes);
     BOOST_TEST(o.server.header_limit == server.header_limit);
     BOOST_TEST((o.server.request_timeout == server.request_timeout));
     BOOST_TEST((o.server.idle_timeout == server.idle_timeout));
