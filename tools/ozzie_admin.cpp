@@ -5,7 +5,7 @@
 #include "offline/user_export.hpp"
 #include "offline/user_import.hpp"
 #include "ops/logging.hpp"
-#include "storage/offline_store.hpp"
+#include "storage/rocksdb/offline_store.hpp"
 #include "storage/postgres/libpq.hpp"
 #include "storage/postgres/schema.hpp"
 
@@ -136,7 +136,7 @@ int import_command(const std::filesystem::path& data_dir, const std::string& cli
                                                                  &std::fclose);
     if (file != "-" && !opened) throw std::runtime_error("cannot read " + file + ": " + std::strerror(errno));
     quiet_store_log();
-    std::unique_ptr<ozzie::user_store> store;
+    std::unique_ptr<ozzie::rocksdb_store> store;
     try {
         store = ozzie::open_offline_store({.data_dir = data_dir});
     } catch (const ozzie::store_in_use& e) {
@@ -185,7 +185,7 @@ int export_command(const std::filesystem::path& data_dir, const std::string& cli
     if (!ozzie::holds_store(data_dir)) throw std::runtime_error("there is no store in " + data_dir.string());
     quiet_store_log();
     std::optional<scratch_directory> checkpoint;  // declared before the store: removed after it is closed
-    std::unique_ptr<ozzie::user_store> store;
+    std::unique_ptr<ozzie::rocksdb_store> store;
     try {
         store = ozzie::open_offline_store({.data_dir = data_dir});
     } catch (const ozzie::store_in_use& e) {

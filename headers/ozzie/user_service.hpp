@@ -1,6 +1,7 @@
 // Create, look up, list, change and remove users in-process, without HTTP. Thread-safe.
 #pragma once
 
+#include <ozzie/awaitable.hpp>
 #include <ozzie/config.hpp>
 #include <ozzie/errors.hpp>
 #include <ozzie/user.hpp>
@@ -132,12 +133,26 @@ public:
                                                                                std::string_view fingerprint);
 
     // The user with Ozzie id `id`. NOT_FOUND if there is none (a malformed id is simply not
-    // found); FORBIDDEN if it belongs to another client.
+    // found); FORBIDDEN if it belongs to another client; SERVICE_UNAVAILABLE if the store cannot
+    // be read now (its database is down).
     result<user> find_by_id(std::string_view client_id, std::string_view id) const;
 
-    // The caller's own user with this external_user_id; NOT_FOUND if there is none.
+    // The caller's own user with this external_user_id; NOT_FOUND if there is none;
+    // SERVICE_UNAVAILABLE as for find_by_id.
     result<user> find_by_external(std::string_view client_id,
                                   std::string_view external_user_id) const;
+
+    // The reads (find_by_id, find_by_external, list, claim_idempotency_key) block the calling
+    // thread until answered. For a coroutine on an io_context, such as the HTTP server's network
+    // threads, each has a twin that never blocks it: on RocksDB it answers at once (a read from
+    // the block cache or the local disk), on PostgreSQL its query goes on a connection of the
+    // io_context's own. Their arguments must live until they are answered.
+    awaitable<result<user>> async_find_by_id(std::string_view client_id, std::string_view id) const;
+    awaitable<result<user>> async_find_by_external(std::string_view client_id,
+                                                   std::string_view external_user_id) const;
+    awaitable<result<user_page>> async_list(std::string_view client_id, const list_request& request) const;
+    awaitable<result<std::variant<idempotency_claim, kept_answer>>> async_claim_idempotency_key(
+        std::string_view client_id, std::string_view key, std::string_view fingerprint);
 
     // Changes the caller's user named by `ref` as `patch` says, in one atomic write durable by
     // the store's sync policy: a new external_user_id is taken and the old one released at

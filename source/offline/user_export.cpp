@@ -15,7 +15,7 @@ constexpr std::size_t block_bytes = std::size_t{1} << 20;
 
 }  // namespace
 
-std::uint64_t export_users(const user_store& store, std::string_view client_id, std::FILE* output) {
+std::uint64_t export_users(const rocksdb_store& store, std::string_view client_id, std::FILE* output) {
     std::string block;
     block.reserve(block_bytes + 4096);
     const auto write_block = [&] {

@@ -186,7 +186,7 @@ private:
 // the import.
 class batch_writer {
 public:
-    batch_writer(user_store& store, std::string_view client_id, std::FILE* errors, bool progress)
+    batch_writer(rocksdb_store& store, std::string_view client_id, std::FILE* errors, bool progress)
         : store_(store), client_id_(client_id), errors_(errors), progress_(progress) {
         users_.reserve(batch_users);
     }
@@ -256,7 +256,7 @@ private:
         progress_width_ = 0;
     }
 
-    user_store& store_;
+    rocksdb_store& store_;
     std::string client_id_;
     std::FILE* errors_;
     bool progress_;
@@ -316,7 +316,7 @@ private:
 
 }  // namespace
 
-import_summary import_users(user_store& store, std::string_view client_id, std::FILE* input, std::FILE* errors,
+import_summary import_users(rocksdb_store& store, std::string_view client_id, std::FILE* input, std::FILE* errors,
                             bool progress) {
     // Two threads, for two cores: this one reads and parses, the other checks and writes.
     batch_writer writer(store, client_id, errors, progress);

@@ -1,7 +1,7 @@
 // ozzie-admin import: users read from NDJSON into a store that no server has open.
 #pragma once
 
-#include "storage/user_store.hpp"
+#include "storage/rocksdb/rocksdb_store.hpp"
 
 #include <cstdint>
 #include <cstdio>
@@ -24,10 +24,10 @@ struct import_summary {
 // how far it has got, rewritten in place every second.
 //
 // This thread reads and parses the lines; a second one checks them for conflicts and writes
-// their users with user_store::load, in batches, made durable by finish_load at the end. Throws
+// their users with rocksdb_store::load, in batches, made durable by finish_load at the end. Throws
 // std::runtime_error if the input cannot be read or the store fails; the store then holds the
 // users of some of the lines before the failure, each user whole.
-import_summary import_users(user_store& store, std::string_view client_id, std::FILE* input, std::FILE* errors,
+import_summary import_users(rocksdb_store& store, std::string_view client_id, std::FILE* input, std::FILE* errors,
                             bool progress);
 
 }  // namespace ozzie

@@ -5,7 +5,6 @@
 #include "service/messages.hpp"
 #include "service/preconditions.hpp"
 #include "service/validation.hpp"
-#include "storage/encoding.hpp"
 
 #include <algorithm>
 #include <unordered_map>
@@ -13,7 +12,7 @@
 
 namespace ozzie {
 
-commit_queue::commit_queue(user_store& store) : store_(store), writer_([this] { run(); }) {}
+commit_queue::commit_queue(store& s) : store_(s), writer_([this] { run(); }) {}
 
 commit_queue::~commit_queue() {
     {
@@ -26,11 +25,6 @@ commit_queue::~commit_queue() {
 
 namespace {
 
-// The answer to every write of a batch the store refused: a disk fault, or a failure to read.
-error failed_write(const error& e) {
-    return e.code == errc::unavailable ? messages::store_unavailable() : messages::internal();
-}
-
 // Gives `pending` its answer, its key's claim released first: the key's answer is kept by now,
 // so a retry that comes as soon as the client has the answer finds it.
 template <class Pending, class Answer>
@@ -41,7 +35,7 @@ void answer_and_release(Pending& pending, Answer answer) {
 
 // Adds to `kept` the answer `keyed` keeps of `answer`, if any.
 template <class Answer>
-void keep(const keyed_write<Answer>& keyed, const Answer& answer, std::vector<encoding::kept_record>& kept) {
+void keep(const keyed_write<Answer>& keyed, const Answer& answer, std::vector<kept_record>& kept) {
     auto rendered = keyed.keep(answer);
     if (!rendered) return;
     kept.push_back({.client_id = keyed.claim.client_id(),
@@ -107,7 +101,7 @@ using create_answers = boost::container::small_vector<result<user>, 1>;
 bool is_keyed(const pending_create& c) { return !std::holds_alternative<std::monostate>(c.keyed); }
 
 // Adds to `kept` the answer a keyed create keeps of `answers`.
-void keep(const pending_create& c, const create_answers& answers, std::vector<encoding::kept_record>& kept) {
+void keep(const pending_create& c, const create_answers& answers, std::vector<kept_record>& kept) {
     if (const auto* one = std::get_if<keyed_write<result<user>>>(&c.keyed)) keep(*one, answers.front(), kept);
     if (const auto* batch = std::get_if<keyed_write<std::vector<result<user>>>>(&c.keyed))
         keep(*batch, std::vector<result<user>>(answers.begin(), answers.end()), kept);
@@ -146,7 +140,7 @@ void commit_queue::commit(std::vector<pending_create>& batch) {
     // and their kept answers go in the same write (with a copy of their users: the others get
     // theirs moved once the write is done).
     const auto stored = store_.insert(users, [&](const std::vector<bool>& decided) {
-        std::vector<encoding::kept_record> kept;
+        std::vector<kept_record> kept;
         for (std::size_t k = 0; k < users.size(); ++k)
             if (is_keyed(batch[places[k].first]))
                 answer(k) = decided[k] ? result<user>(users[k]) : messages::conflict(users[k].external_user_id);
@@ -160,7 +154,7 @@ void commit_queue::commit(std::vector<pending_create>& batch) {
     }
     for (std::size_t k = 0; k < users.size(); ++k)
         if (!stored)
-            answer(k) = failed_write(stored.error());
+            answer(k) = messages::store_failure(stored.error());
         else if (!is_keyed(batch[places[k].first]))
             answer(k) = (*stored)[k] ? result<user>(std::move(users[k])) : messages::conflict(users[k].external_user_id);
     for (std::size_t b = 0; b < batch.size(); ++b) answer_and_release(batch[b], std::move(answers[b]));
@@ -169,33 +163,67 @@ void commit_queue::commit(std::vector<pending_create>& batch) {
 namespace {
 
 // `u` with `patch` applied; VALIDATION_ERROR if it moves the stage backwards.
-result<user> patched(user u, user_patch& patch) {
+result<user> patched(user u, const user_patch& patch) {
     if (patch.stage) {
         if (auto forward = check_stage_move(u.stage, *patch.stage); !forward) return forward.error();
         u.stage = *patch.stage;
     }
-    if (patch.external_user_id) u.external_user_id = std::move(*patch.external_user_id);
-    if (patch.name) u.name = std::move(*patch.name);
-    if (patch.email) u.email = std::move(*patch.email);
-    if (patch.phone) u.phone = std::move(*patch.phone);
-    if (patch.language) u.language = std::move(*patch.language);
+    if (patch.external_user_id) u.external_user_id = *patch.external_user_id;
+    if (patch.name) u.name = *patch.name;
+    if (patch.email) u.email = *patch.email;
+    if (patch.phone) u.phone = *patch.phone;
+    if (patch.language) u.language = *patch.language;
     return u;
+}
+
+// The key of a client's external id in the writer's own maps.
+std::string holder_key(std::string_view client_id, std::string_view external_user_id) {
+    std::string key(client_id);
+    key.push_back('\0');
+    key.append(external_user_id);
+    return key;
+}
+
+// How often a write the store refused as stale is tried (each change then alone) before it is
+// answered SERVICE_UNAVAILABLE: only a store that other server nodes write to (PostgreSQL) can
+// refuse so, when another node changed one of its users between this writer's read and write.
+constexpr int stale_write_tries = 3;
+
+// The answer to the changes of an update or removal the store refused with `e`: still stale
+// after the last try (conflict) is worth a retry from the client, as unavailable is.
+error failed_change(const error& e) {
+    return e.code == errc::conflict ? messages::store_unavailable() : messages::store_failure(e);
 }
 
 }  // namespace
 
-void commit_queue::update(std::vector<pending_update>& batch) {
+template <class Pending>
+void commit_queue::write_retrying(std::vector<Pending>& batch, bool (commit_queue::*apply)(std::vector<Pending>&, bool)) {
+    if ((this->*apply)(batch, false)) return;
+    for (auto& pending : batch) {
+        std::vector<Pending> one;
+        one.push_back(std::move(pending));
+        for (int attempt = 1; !(this->*apply)(one, attempt == stale_write_tries); ++attempt) {
+        }
+    }
+}
+
+void commit_queue::update(std::vector<pending_update>& batch) { write_retrying(batch, &commit_queue::apply_updates); }
+
+void commit_queue::remove(std::vector<pending_remove>& batch) { write_retrying(batch, &commit_queue::apply_removes); }
+
+bool commit_queue::apply_updates(std::vector<pending_update>& batch, bool last_try) {
     // Each update applies to its user as the updates before it in the batch left the store:
     // `changes` holds one change per user (as stored, as it is to be), and `holders` every
-    // external id the batch took or gave up (index key to the id of the user now holding it,
+    // external id the batch took or gave up (holder_key to the id of the user now holding it,
     // empty if none), so that a swap of external ids between users is checked correctly.
-    std::vector<user_store::change> changes;
+    std::vector<store::change> changes;
     std::unordered_map<std::string, std::size_t> change_of;  // user id to its index in changes
     std::unordered_map<std::string, std::string> holders;
     std::vector<result<user>> answers;
     const auto current = [&](const pending_update& u) -> result<user> {
         if (u.ref.by == user_ref::kind::external) {
-            const auto held = holders.find(encoding::external_key(u.client_id, u.ref.value));
+            const auto held = holders.find(holder_key(u.client_id, u.ref.value));
             if (held != holders.end()) {
                 if (held->second.empty()) return messages::external_user_not_found(u.ref.value);
                 return changes[change_of.at(held->second)].after;
@@ -207,11 +235,11 @@ void commit_queue::update(std::vector<pending_update>& batch) {
             return changes[changed->second].after;
         return found;
     };
-    // Whether `key` (in "external_ids") is free for `u`, as the batch so far leaves it.
+    // Whether `key` (a holder_key) is free for `u`, as the batch so far leaves it.
     const auto is_free = [&](const std::string& key, const user& u) -> result<bool> {
         if (const auto held = holders.find(key); held != holders.end()) return held->second.empty();
         const auto holder = store_.find_external(u.client_id, u.external_user_id);
-        if (!holder && holder.error().code != errc::not_found) return messages::internal();
+        if (!holder && holder.error().code != errc::not_found) return messages::store_failure(holder.error());
         return !holder;
     };
     for (auto& u : batch) {
@@ -224,12 +252,12 @@ void commit_queue::update(std::vector<pending_update>& batch) {
         }
         auto after = patched(*before, u.patch);
         if (after && after->external_user_id != before->external_user_id) {
-            const auto key = encoding::external_key(after->client_id, after->external_user_id);
+            const auto key = holder_key(after->client_id, after->external_user_id);
             const auto free = is_free(key, *after);
             if (!free) after = free.error();
             else if (!*free) after = messages::conflict(after->external_user_id);
             else {
-                holders[encoding::external_key(before->client_id, before->external_user_id)].clear();
+                holders[holder_key(before->client_id, before->external_user_id)].clear();
                 holders[key] = after->id;
             }
         }
@@ -243,21 +271,24 @@ void commit_queue::update(std::vector<pending_update>& batch) {
     }
     // An update that leaves its user as it was needs no write, so a failed write is not its
     // answer (unless it keeps its answer: then the answer was not kept, so it fails too).
-    std::erase_if(changes, [](const user_store::change& c) { return c.before == c.after; });
-    std::vector<encoding::kept_record> kept;
+    std::erase_if(changes, [](const store::change& c) { return c.before == c.after; });
+    std::vector<kept_record> kept;
     for (std::size_t i = 0; i < batch.size(); ++i)
         if (batch[i].keyed) keep(*batch[i].keyed, answers[i], kept);
     if (!changes.empty() || !kept.empty())
-        if (auto written = store_.update(changes, kept); !written)
+        if (auto written = store_.update(changes, kept); !written) {
+            if (written.error().code == errc::conflict && !last_try) return false;
             for (std::size_t i = 0; i < batch.size(); ++i) {
                 auto& a = answers[i];
                 const bool changed = a && std::ranges::any_of(changes, [&a](const auto& c) { return c.after.id == a->id; });
-                if (changed || batch[i].keyed) a = failed_write(written.error());
+                if (changed || batch[i].keyed) a = failed_change(written.error());
             }
+        }
     for (std::size_t i = 0; i < batch.size(); ++i) answer_and_release(batch[i], std::move(answers[i]));
+    return true;
 }
 
-void commit_queue::remove(std::vector<pending_remove>& batch) {
+bool commit_queue::apply_removes(std::vector<pending_remove>& batch, bool last_try) {
     // Each is looked up as the store stands with the ones before it removed, so a second
     // removal of the same user in the batch finds nothing.
     std::vector<user> found;
@@ -277,14 +308,17 @@ void commit_queue::remove(std::vector<pending_remove>& batch) {
         removed.insert(u->id);
         found.push_back(std::move(*u));
     }
-    std::vector<encoding::kept_record> kept;
+    std::vector<kept_record> kept;
     for (std::size_t i = 0; i < batch.size(); ++i)
         if (batch[i].keyed) keep(*batch[i].keyed, answers[i], kept);
     if (!found.empty() || !kept.empty())
-        if (auto written = store_.remove(found, kept); !written)
+        if (auto written = store_.remove(found, kept); !written) {
+            if (written.error().code == errc::conflict && !last_try) return false;
             for (std::size_t i = 0; i < batch.size(); ++i)
-                if (answers[i] || batch[i].keyed) answers[i] = failed_write(written.error());
+                if (answers[i] || batch[i].keyed) answers[i] = failed_change(written.error());
+        }
     for (std::size_t i = 0; i < batch.size(); ++i) answer_and_release(batch[i], std::move(answers[i]));
+    return true;
 }
 
 }  // namespace ozzie

@@ -4,7 +4,7 @@
 
 #include "ops/atomic_histogram.hpp"
 #include "service/ulid.hpp"
-#include "storage/user_store.hpp"
+#include "storage/store.hpp"
 
 #include <ozzie/user_service.hpp>
 
@@ -56,7 +56,7 @@ struct pending_remove {
 // The batch is whatever is waiting; the writer never sleeps to fill it.
 class commit_queue {
 public:
-    explicit commit_queue(user_store& store);
+    explicit commit_queue(store& s);
     // Answers everything already pushed, then joins the writer.
     ~commit_queue();
     commit_queue(const commit_queue&) = delete;
@@ -66,7 +66,7 @@ public:
     void push(pending_update update);
     void push(pending_remove remove);
 
-    // Runs the store's probe write (user_store::probe_write) on the writer thread after the
+    // Runs the store's probe write (store::probe_write) on the writer thread after the
     // creates pushed before it, and gives `done` its outcome there: every write to the store
     // comes from that one thread.
     void probe(std::function<void(result<void>)> done);
@@ -82,8 +82,17 @@ private:
     void commit(std::vector<pending_create>& batch);
     void update(std::vector<pending_update>& batch);
     void remove(std::vector<pending_remove>& batch);
+    // Writes the batch with `apply`; if the store refuses it as stale, each of its changes alone,
+    // each tried again while the store refuses it so, up to a few times.
+    template <class Pending>
+    void write_retrying(std::vector<Pending>& batch, bool (commit_queue::*apply)(std::vector<Pending>&, bool));
+    // Read, decide, write and answer, unless the store refuses the write as stale (conflict: a
+    // user changed since it was read) and it is not `last_try`: then it answers nothing and
+    // returns false, to be tried again.
+    bool apply_updates(std::vector<pending_update>& batch, bool last_try);
+    bool apply_removes(std::vector<pending_remove>& batch, bool last_try);
 
-    user_store& store_;
+    store& store_;
     ulid_generator ids_;  // used by the writer thread only
     std::mutex mutex_;
     std::condition_variable wake_;

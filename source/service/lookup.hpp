@@ -2,8 +2,9 @@
 // rule for lookups and for the writes that must find their user first.
 #pragma once
 
-#include "storage/user_store.hpp"
+#include "storage/store.hpp"
 
+#include <ozzie/awaitable.hpp>
 #include <ozzie/errors.hpp>
 #include <ozzie/user.hpp>
 
@@ -12,15 +13,18 @@
 namespace ozzie {
 
 // The user with Ozzie id `id`. NOT_FOUND if there is none (a malformed id is simply not found);
-// FORBIDDEN if it is another client's; INTERNAL_ERROR if the store fails (details in the log).
-result<user> find_by_id(const user_store& store, std::string_view client_id, std::string_view id);
+// FORBIDDEN if it is another client's; SERVICE_UNAVAILABLE or INTERNAL_ERROR if the store fails
+// (details in the log).
+result<user> find_by_id(const store& s, std::string_view client_id, std::string_view id);
+awaitable<result<user>> async_find_by_id(const store& s, std::string_view client_id, std::string_view id);
 
-// The caller's user with this external_user_id. NOT_FOUND if there is none; INTERNAL_ERROR if
-// the store fails.
-result<user> find_by_external(const user_store& store, std::string_view client_id,
-                              std::string_view external_user_id);
+// The caller's user with this external_user_id. NOT_FOUND if there is none; SERVICE_UNAVAILABLE
+// or INTERNAL_ERROR if the store fails.
+result<user> find_by_external(const store& s, std::string_view client_id, std::string_view external_user_id);
+awaitable<result<user>> async_find_by_external(const store& s, std::string_view client_id,
+                                               std::string_view external_user_id);
 
 // The caller's user named by `ref`, by one of the two above.
-result<user> find_user(const user_store& store, std::string_view client_id, const user_ref& ref);
+result<user> find_user(const store& s, std::string_view client_id, const user_ref& ref);
 
 }  // namespace ozzie

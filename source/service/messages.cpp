@@ -161,9 +161,11 @@ error unavailable() {
 
 error store_unavailable() {
     return {errc::unavailable,
-            "The store cannot take writes right now (a disk fault; see the server log), so this "
-            "request was not applied. Reads still work. Retry after a second."};
+            "The store cannot serve this request right now (a disk fault, or its database cannot be "
+            "reached; see the server log), and nothing was changed. Retry after a second."};
 }
+
+error store_failure(const error& e) { return e.code == errc::unavailable ? store_unavailable() : internal(); }
 
 error not_ready() {
     return {errc::unavailable, "The store does not take writes; see the server log."};

@@ -46,6 +46,9 @@ error bad_request(std::string_view what);
 error rate_limited(std::chrono::seconds retry_after);
 error unavailable();
 error store_unavailable();
+// The answer to a request the store failed (error `e`, not NOT_FOUND): SERVICE_UNAVAILABLE for
+// a store that cannot be used now (retry), INTERNAL_ERROR for anything else.
+error store_failure(const error& e);
 error not_ready();
 error http_version_not_supported(unsigned version);
 error duplicate_field(std::string_view field);

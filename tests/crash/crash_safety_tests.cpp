@@ -392,7 +392,7 @@ std::optional<std::pair<std::string, user_state>> user_in(const json::value& bod
 
 // ---------------------------------------------------------------------------------------------
 // The on-disk format, decoded independently of the server's code from its documentation in
-// source/storage/encoding.hpp.
+// source/storage/rocksdb/encoding.hpp.
 
 class value_reader {
 public:

@@ -3,9 +3,9 @@
 // ones removed by compactions). Over a real store in a temp dir.
 #include <boost/test/unit_test.hpp>
 
-#include "storage/encoding.hpp"
+#include "storage/rocksdb/encoding.hpp"
 #include "storage/service_fixture.hpp"
-#include "storage/user_store.hpp"
+#include "storage/rocksdb/rocksdb_store.hpp"
 #include "support/create_requests.hpp"
 #include "support/result_text.hpp"
 #include "support/temp_dir.hpp"
@@ -327,7 +327,7 @@ ozzie::user sample_user(std::string external_user_id) {
     return u;
 }
 
-ozzie::encoding::kept_record sample_record(std::string key, std::chrono::sys_seconds created_at) {
+ozzie::kept_record sample_record(std::string key, std::chrono::sys_seconds created_at) {
     return {"acme", std::move(key), "fp", created_at, {201, {{"ETag", "\"t\""}}, "body"}};
 }
 
@@ -337,12 +337,12 @@ BOOST_AUTO_TEST_CASE(a_failed_write_keeps_neither_the_user_nor_the_answer) {
     ozzie::store_options options;
     options.data_dir = dir.path() / "db";
     auto fs = std::make_shared<failing_sync_fs>();
-    ozzie::user_store store(options, fs);
+    ozzie::rocksdb_store store(options, fs);
     const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
     const std::vector<ozzie::user> users{sample_user("u")};
     const auto keep = [&](const std::vector<bool>& stored) {
         BOOST_TEST(stored == std::vector<bool>{true});
-        return std::vector<ozzie::encoding::kept_record>{sample_record("k", now)};
+        return std::vector<ozzie::kept_record>{sample_record("k", now)};
     };
     fs->failing = true;
     BOOST_TEST(outcome(store.insert(users, keep)) == "SERVICE_UNAVAILABLE");
@@ -373,8 +373,8 @@ BOOST_AUTO_TEST_CASE(expired_answers_are_ignored_then_compacted_away) {
     options.idempotency_ttl = 1s;
     const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
     {
-        ozzie::user_store store(options);
-        const std::vector<ozzie::encoding::kept_record> kept{sample_record("old", now - 5s), sample_record("new", now + 60s)};
+        ozzie::rocksdb_store store(options);
+        const std::vector<ozzie::kept_record> kept{sample_record("old", now - 5s), sample_record("new", now + 60s)};
         BOOST_TEST_REQUIRE(store.update({}, kept).has_value());
         BOOST_TEST(store.find_kept("acme", "old").has_value());  // in the memtable: no compaction yet
         BOOST_TEST_REQUIRE(store.compact().has_value());
@@ -382,7 +382,7 @@ BOOST_AUTO_TEST_CASE(expired_answers_are_ignored_then_compacted_away) {
         BOOST_TEST(store.find_kept("acme", "new").has_value());
     }
     {
-        ozzie::user_store store(options);
+        ozzie::rocksdb_store store(options);
         BOOST_TEST_REQUIRE(store.update({}, std::vector{sample_record("stale", now - 5s)}).has_value());
     }
     ozzie::user_service service(options);
@@ -392,7 +392,7 @@ BOOST_AUTO_TEST_CASE(expired_answers_are_ignored_then_compacted_away) {
 
 BOOST_AUTO_TEST_CASE(kept_records_round_trip_their_encoding) {
     const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
-    ozzie::encoding::kept_record r{"acme", "key", std::string("\0\xFF fp", 5), now,
+    ozzie::kept_record r{"acme", "key", std::string("\0\xFF fp", 5), now,
                                    {409, {{"Location", "/x"}, {"ETag", "\"y\""}}, std::string(70000, 'b')}};
     const auto value = ozzie::encoding::kept_value(r);
     const auto back = ozzie::encoding::decode_kept("acme", "key", value);

@@ -7,7 +7,7 @@
 #include "support/temp_dir.hpp"
 #include "support/v1_store.hpp"
 
-#include "storage/user_store.hpp"
+#include "storage/rocksdb/rocksdb_store.hpp"
 
 #include <ozzie/user_service.hpp>
 
@@ -219,7 +219,7 @@ BOOST_AUTO_TEST_CASE(a_store_of_a_newer_or_unreadable_version_is_refused) {
             ozzie::store_options options;
             options.data_dir = dir.path();
             try {
-                ozzie::user_store store(options);
+                ozzie::rocksdb_store store(options);
                 BOOST_ERROR("the store was opened");
             } catch (const std::runtime_error& e) {
                 const std::string what = e.what();
@@ -244,7 +244,7 @@ BOOST_AUTO_TEST_CASE(migrate_then_be_killed_midway, *boost::unit_test::disabled(
     }
     ozzie::store_options options;
     options.data_dir = dir;
-    new ozzie::user_store(options, std::make_shared<kill_at_second_big_sync>());  // dies inside
+    new ozzie::rocksdb_store(options, std::make_shared<kill_at_second_big_sync>());  // dies inside
     BOOST_ERROR("the migration finished without the kill");
 }
 

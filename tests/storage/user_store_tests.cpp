@@ -1,9 +1,9 @@
-// The RocksDB store (source/storage/user_store.hpp) and its encoding (source/storage/encoding.hpp).
+// The RocksDB store (source/storage/rocksdb/rocksdb_store.hpp) and its encoding (source/storage/rocksdb/encoding.hpp).
 #include <boost/test/unit_test.hpp>
 
 #include "service/ulid.hpp"
-#include "storage/encoding.hpp"
-#include "storage/user_store.hpp"
+#include "storage/rocksdb/encoding.hpp"
+#include "storage/rocksdb/rocksdb_store.hpp"
 
 #include "storage/power_loss_fs.hpp"
 #include "storage/same_user.hpp"
@@ -95,7 +95,7 @@ std::filesystem::path sync_journal(const std::filesystem::path& data_dir) {
 struct store_fixture {
     ozzie::testing::temp_dir dir;
     ozzie::store_options options;
-    std::unique_ptr<ozzie::user_store> store;
+    std::unique_ptr<ozzie::rocksdb_store> store;
     user_factory users;
 
     store_fixture() {
@@ -104,14 +104,14 @@ struct store_fixture {
     }
     ~store_fixture() { store.reset(); }  // close before the temp dir goes
 
-    void open() { store = std::make_unique<ozzie::user_store>(options); }
+    void open() { store = std::make_unique<ozzie::rocksdb_store>(options); }
     void reopen() {
         store.reset();
         open();
     }
 
     ozzie::result<std::vector<bool>> insert(const std::vector<ozzie::user>& batch) {
-        return store->insert(std::span<const ozzie::user>(batch));
+        return store->insert(std::span<const ozzie::user>(batch), {});
     }
 
     // The user is stored and reachable both ways, and the index points at it.
@@ -320,7 +320,7 @@ BOOST_AUTO_TEST_CASE(reopen_with_the_other_sync_setting) {
 }
 
 BOOST_AUTO_TEST_CASE(opening_a_directory_already_open_throws) {
-    BOOST_CHECK_THROW(ozzie::user_store second(options), std::runtime_error);
+    BOOST_CHECK_THROW(ozzie::rocksdb_store second(options), std::runtime_error);
     // The first one still works.
     const ozzie::user u = users.make("c", "still_works");
     BOOST_TEST(flags(insert({u})) == "1");
@@ -338,7 +338,7 @@ namespace {
 std::vector<bool> crash_users_in(const std::filesystem::path& data_dir) {
     ozzie::store_options options;
     options.data_dir = data_dir;
-    ozzie::user_store store(options);
+    ozzie::rocksdb_store store(options);
     std::vector<bool> present;
     for (int i = 0; i < crash_users; ++i) {
         auto indexed = store.find_external("crash_client", "crash_" + std::to_string(i));
@@ -447,17 +447,17 @@ namespace {
 
 // One batch, then single inserts, as the commit queue would write them; if the parent asked,
 // the removal of every even-numbered user, one write each; then SIGKILL.
-[[noreturn]] void insert_crash_users_then_die(ozzie::user_store& store) {
+[[noreturn]] void insert_crash_users_then_die(ozzie::rocksdb_store& store) {
     user_factory users;
     std::vector<ozzie::user> all;
     for (int i = 0; i < crash_users; ++i) all.push_back(crash_user(users, i));
     const std::span<const ozzie::user> first_half(all.data(), crash_users / 2);
-    BOOST_TEST_REQUIRE(outcome(store.insert(first_half)) == "ok");
+    BOOST_TEST_REQUIRE(outcome(store.insert(first_half, {})) == "ok");
     for (int i = crash_users / 2; i < crash_users; ++i)
-        BOOST_TEST_REQUIRE(flags(store.insert(std::span<const ozzie::user>(&all[i], 1))) == "1");
+        BOOST_TEST_REQUIRE(flags(store.insert(std::span<const ozzie::user>(&all[i], 1), {})) == "1");
     if (ozzie::testing::crash_child_removes())
         for (int i = 0; i < crash_users; i += 2)
-            BOOST_TEST_REQUIRE(store.remove(std::span<const ozzie::user>(&all[i], 1)).has_value());
+            BOOST_TEST_REQUIRE(store.remove(std::span<const ozzie::user>(&all[i], 1), {}).has_value());
     ozzie::testing::die_like_a_crash();
 }
 
@@ -471,7 +471,7 @@ BOOST_AUTO_TEST_CASE(store_inserts_then_is_killed, *boost::unit_test::disabled()
         BOOST_TEST_MESSAGE("runs only as the child of a crash test");
         return;
     }
-    insert_crash_users_then_die(*new ozzie::user_store(*options));  // deliberately never closed
+    insert_crash_users_then_die(*new ozzie::rocksdb_store(*options));  // deliberately never closed
 }
 
 // The same on a file system that notes what was synced, for the power-loss tests.
@@ -482,7 +482,7 @@ BOOST_AUTO_TEST_CASE(store_inserts_then_loses_power, *boost::unit_test::disabled
         return;
     }
     const auto file_system = std::make_shared<ozzie::testing::power_loss_fs>(sync_journal(options->data_dir));
-    insert_crash_users_then_die(*new ozzie::user_store(*options, file_system));  // never closed
+    insert_crash_users_then_die(*new ozzie::rocksdb_store(*options, file_system));  // never closed
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -495,7 +495,7 @@ BOOST_AUTO_TEST_CASE(data_dir_that_is_a_file_throws) {
     std::ofstream(file) << "x";
     ozzie::store_options options;
     options.data_dir = file;
-    BOOST_CHECK_THROW(ozzie::user_store store(options), std::runtime_error);
+    BOOST_CHECK_THROW(ozzie::rocksdb_store store(options), std::runtime_error);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -608,7 +608,7 @@ std::vector<ozzie::user> assorted_users(user_factory& users) {
 }
 
 // The ids for_each_user passes, in its order.
-std::vector<std::string> ids_read(const ozzie::user_store& store, std::string_view client_id) {
+std::vector<std::string> ids_read(const ozzie::rocksdb_store& store, std::string_view client_id) {
     std::vector<std::string> ids;
     const auto read = store.for_each_user(client_id, [&ids](const ozzie::user& u) { ids.push_back(u.id); });
     BOOST_TEST_REQUIRE(outcome(read) == "ok");
@@ -623,7 +623,7 @@ BOOST_AUTO_TEST_CASE(load_writes_the_keys_and_values_insert_writes) {
     ozzie::store_options loaded_options;
     loaded_options.data_dir = dir.path() / "loaded";
     {
-        ozzie::user_store loaded(loaded_options);
+        ozzie::rocksdb_store loaded(loaded_options);
         BOOST_TEST_REQUIRE(outcome(loaded.load(std::span(all).first(5))) == "ok");
         BOOST_TEST_REQUIRE(outcome(loaded.load(std::span(all).subspan(5))) == "ok");
         BOOST_TEST_REQUIRE(outcome(loaded.finish_load()) == "ok");
@@ -689,7 +689,7 @@ BOOST_AUTO_TEST_CASE(for_each_user_reads_one_snapshot) {
     std::vector<std::string> read;
     const auto pass = store->for_each_user("c", [&](const ozzie::user& u) {
         // c's oldest user, removed while the pass is at the newest, is still in it.
-        if (read.empty()) BOOST_TEST_REQUIRE(outcome(store->remove(std::span(all).first(1))) == "ok");
+        if (read.empty()) BOOST_TEST_REQUIRE(outcome(store->remove(std::span(all).first(1), {})) == "ok");
         read.push_back(u.id);
     });
     BOOST_TEST(outcome(pass) == "ok");
@@ -747,7 +747,7 @@ namespace {
 
 // The crash users loaded one a call (a crash may come between any two), finished if `finish`,
 // then SIGKILL.
-[[noreturn]] void load_crash_users_then_die(ozzie::user_store& store, bool finish) {
+[[noreturn]] void load_crash_users_then_die(ozzie::rocksdb_store& store, bool finish) {
     user_factory users;
     for (int i = 0; i < crash_users; ++i) {
         const auto u = crash_user(users, i);
@@ -763,9 +763,9 @@ void run_load_child(bool lose_power, bool finish) {
         BOOST_TEST_MESSAGE("runs only as the child of a crash test");
         return;
     }
-    if (!lose_power) load_crash_users_then_die(*new ozzie::user_store(*options), finish);  // never closed
+    if (!lose_power) load_crash_users_then_die(*new ozzie::rocksdb_store(*options), finish);  // never closed
     const auto file_system = std::make_shared<ozzie::testing::power_loss_fs>(sync_journal(options->data_dir));
-    load_crash_users_then_die(*new ozzie::user_store(*options, file_system), finish);
+    load_crash_users_then_die(*new ozzie::rocksdb_store(*options, file_system), finish);
 }
 
 }  // namespace

@@ -1,9 +1,9 @@
-#include "storage/user_store.hpp"
+#include "storage/rocksdb/rocksdb_store.hpp"
 
 #include "ops/logging.hpp"
-#include "storage/encoding.hpp"
-#include "storage/recoverable_env.hpp"
-#include "storage/schema_migration.hpp"
+#include "storage/rocksdb/encoding.hpp"
+#include "storage/rocksdb/recoverable_env.hpp"
+#include "storage/rocksdb/schema_migration.hpp"
 
 #include <rocksdb/cache.h>
 #include <rocksdb/compaction_filter.h>
@@ -52,7 +52,7 @@ public:
 
     bool Filter(int, const rocksdb::Slice&, const rocksdb::Slice& value, std::string*, bool*) const override {
         const auto created = encoding::kept_created_at(value.ToStringView());
-        return created && encoding::kept_expired(*created, ttl_, std::chrono::system_clock::now());
+        return created && kept_expired(*created, ttl_, std::chrono::system_clock::now());
     }
     const char* Name() const override { return "ozzie.expired_answers"; }
 
@@ -62,7 +62,7 @@ private:
 
 // Puts each kept answer in `batch`.
 rocksdb::Status add_kept(rocksdb::WriteBatch& batch, rocksdb::ColumnFamilyHandle* cf,
-                         std::span<const encoding::kept_record> kept) {
+                         std::span<const kept_record> kept) {
     for (const auto& r : kept)
         if (auto s = batch.Put(cf, encoding::kept_key(r.client_id, r.key), encoding::kept_value(r)); !s.ok()) return s;
     return rocksdb::Status::OK();
@@ -70,7 +70,7 @@ rocksdb::Status add_kept(rocksdb::WriteBatch& batch, rocksdb::ColumnFamilyHandle
 
 }  // namespace
 
-struct user_store::impl {
+struct rocksdb_store::impl {
     recoverable_env env;  // first: outlives the database
     expired_answers answers_filter;  // outlives the database too
     rocksdb::DB* db = nullptr;
@@ -136,9 +136,9 @@ struct user_store::impl {
     }
 };
 
-user_store::user_store(const store_options& options) : user_store(options, rocksdb::FileSystem::Default()) {}
+rocksdb_store::rocksdb_store(const store_options& options) : rocksdb_store(options, rocksdb::FileSystem::Default()) {}
 
-user_store::user_store(const store_options& options, std::shared_ptr<rocksdb::FileSystem> file_system)
+rocksdb_store::rocksdb_store(const store_options& options, std::shared_ptr<rocksdb::FileSystem> file_system)
     : impl_(std::make_unique<impl>(options.idempotency_ttl)) {
     // RocksDB would create it too, but first logs that it is missing, as an error.
     std::error_code ignored;  // if this fails, so does the open below, with RocksDB's reason
@@ -183,11 +183,11 @@ user_store::user_store(const store_options& options, std::shared_ptr<rocksdb::Fi
                   options.data_dir.string());
 }
 
-user_store::~user_store() = default;
+rocksdb_store::~rocksdb_store() = default;
 
-result<user> user_store::get(std::string_view ulid) const { return impl_->read_user({}, ulid); }
+result<user> rocksdb_store::get(std::string_view ulid) const { return impl_->read_user({}, ulid); }
 
-result<user> user_store::find_external(std::string_view client_id, std::string_view external_user_id) const {
+result<user> rocksdb_store::find_external(std::string_view client_id, std::string_view external_user_id) const {
     rocksdb::PinnableSlice value;
     const auto key = encoding::external_key(client_id, external_user_id);
     const auto status = impl_->db->Get({}, impl_->external_ids, key, &value);
@@ -198,7 +198,7 @@ result<user> user_store::find_external(std::string_view client_id, std::string_v
     return std::move(*decoded);
 }
 
-result<encoding::kept_record> user_store::find_kept(std::string_view client_id, std::string_view key) const {
+result<kept_record> rocksdb_store::find_kept(std::string_view client_id, std::string_view key) const {
     rocksdb::PinnableSlice value;
     const auto status = impl_->db->Get({}, impl_->idempotency, encoding::kept_key(client_id, key), &value);
     if (status.IsNotFound()) return error{errc::not_found, {}};
@@ -208,7 +208,7 @@ result<encoding::kept_record> user_store::find_kept(std::string_view client_id, 
     return std::move(*decoded);
 }
 
-result<std::vector<bool>> user_store::insert(std::span<const user> users, const keep_answers& keep) {
+result<std::vector<bool>> rocksdb_store::insert(std::span<const user> users, const keep_answers& keep) {
     std::vector<bool> stored(users.size(), false);
     std::unordered_set<std::string> taken_in_batch;
     rocksdb::WriteBatch batch;
@@ -238,7 +238,7 @@ result<std::vector<bool>> user_store::insert(std::span<const user> users, const 
     return stored;
 }
 
-result<void> user_store::remove(std::span<const user> users, std::span<const encoding::kept_record> kept) {
+result<void> rocksdb_store::remove(std::span<const user> users, std::span<const kept_record> kept) {
     rocksdb::WriteBatch batch;
     if (auto s = add_kept(batch, impl_->idempotency, kept); !s.ok()) return storage_failure("batch kept", s);
     for (const user& u : users) {
@@ -253,7 +253,7 @@ result<void> user_store::remove(std::span<const user> users, std::span<const enc
     return impl_->write(impl_->write_options, batch);
 }
 
-result<void> user_store::update(std::span<const change> changes, std::span<const encoding::kept_record> kept) {
+result<void> rocksdb_store::update(std::span<const change> changes, std::span<const kept_record> kept) {
     // Every index entry a change gives up is deleted before any is written: when the changes
     // swap external ids between users, a delete must not undo another change's write.
     rocksdb::WriteBatch batch;
@@ -367,7 +367,7 @@ private:
 
 }  // namespace
 
-result<user_page> user_store::list(const list_range& range) const {
+result<user_page> rocksdb_store::list(const list_range& range) const {
     rocksdb::ManagedSnapshot snapshot(impl_->db);
     rocksdb::ReadOptions read;
     read.snapshot = snapshot.snapshot();
@@ -388,7 +388,7 @@ result<user_page> user_store::list(const list_range& range) const {
     return page;
 }
 
-user_store::figures user_store::stats() const {
+rocksdb_store::figures rocksdb_store::stats() const {
     figures f;
     f.block_cache_hits = impl_->statistics->getTickerCount(rocksdb::BLOCK_CACHE_HIT);
     f.block_cache_misses = impl_->statistics->getTickerCount(rocksdb::BLOCK_CACHE_MISS);
@@ -403,7 +403,7 @@ user_store::figures user_store::stats() const {
     return f;
 }
 
-result<void> user_store::probe_write() {
+result<void> rocksdb_store::probe_write() {
     rocksdb::WriteOptions durable;
     durable.sync = true;
     rocksdb::WriteBatch batch;
@@ -411,7 +411,7 @@ result<void> user_store::probe_write() {
     return impl_->write(durable, batch);
 }
 
-result<void> user_store::compact() {
+result<void> rocksdb_store::compact() {
     rocksdb::FlushOptions wait;
     wait.wait = true;
     rocksdb::CompactRangeOptions everything;
@@ -425,7 +425,7 @@ result<void> user_store::compact() {
     return {};
 }
 
-result<void> user_store::checkpoint(const std::filesystem::path& directory) const {
+result<void> rocksdb_store::checkpoint(const std::filesystem::path& directory) const {
     rocksdb::Checkpoint* raw = nullptr;
     auto status = rocksdb::Checkpoint::Create(impl_->db, &raw);
     if (!status.ok()) return storage_failure("checkpoint", status);
@@ -436,7 +436,7 @@ result<void> user_store::checkpoint(const std::filesystem::path& directory) cons
     return {};
 }
 
-result<void> user_store::load(std::span<const user> users) {
+result<void> rocksdb_store::load(std::span<const user> users) {
     rocksdb::WriteBatch batch;
     for (const user& u : users) {
         const auto key = encoding::user_key(u);
@@ -450,7 +450,7 @@ result<void> user_store::load(std::span<const user> users) {
     return impl_->write(rocksdb::WriteOptions(), batch);
 }
 
-result<void> user_store::finish_load() {
+result<void> rocksdb_store::finish_load() {
     rocksdb::FlushOptions wait;
     wait.wait = true;
     const std::vector<rocksdb::ColumnFamilyHandle*> loaded = {impl_->users, impl_->external_ids, impl_->client_users};
@@ -458,7 +458,7 @@ result<void> user_store::finish_load() {
     return {};
 }
 
-result<void> user_store::for_each_user(std::string_view client_id, const std::function<void(const user&)>& each) const {
+result<void> rocksdb_store::for_each_user(std::string_view client_id, const std::function<void(const user&)>& each) const {
     rocksdb::ManagedSnapshot snapshot(impl_->db);
     rocksdb::ReadOptions read;
     read.snapshot = snapshot.snapshot();

@@ -31,6 +31,8 @@
 #include <ozzie/user.hpp>
 #include <ozzie/user_service.hpp>
 
+#include "storage/store.hpp"
+
 #include <chrono>
 
 #include <optional>
@@ -65,14 +67,6 @@ std::string list_prefix(std::string_view client_id, onboarding_stage stage);
 // The key of `u` in "client_users".
 std::string list_key(const user& u);
 
-// An answer kept under an idempotency key.
-struct kept_record {
-    std::string client_id;
-    std::string key;
-    std::string fingerprint;
-    std::chrono::sys_seconds created_at{};
-    kept_answer answer;
-};
 // The key of `r` in "idempotency" (the same form as external_key), and its value there.
 std::string kept_key(std::string_view client_id, std::string_view key);
 std::string kept_value(const kept_record& r);
@@ -80,11 +74,5 @@ std::string kept_value(const kept_record& r);
 std::optional<kept_record> decode_kept(std::string_view client_id, std::string_view key, std::string_view value);
 // Only the created_at of such a value, read at its fixed offset; nullopt if it is too short.
 std::optional<std::chrono::sys_seconds> kept_created_at(std::string_view value) noexcept;
-// Whether an answer kept at `created_at` has lived its `ttl` by `now`. created_at is in whole
-// seconds, rounded down: the answer counts as kept a second later, so it lives at least `ttl`.
-inline bool kept_expired(std::chrono::sys_seconds created_at, std::chrono::seconds ttl,
-                         std::chrono::system_clock::time_point now) noexcept {
-    return now >= created_at + ttl + std::chrono::seconds(1);
-}
 
 }  // namespace ozzie::encoding

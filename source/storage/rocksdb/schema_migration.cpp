@@ -1,7 +1,7 @@
-#include "storage/schema_migration.hpp"
+#include "storage/rocksdb/schema_migration.hpp"
 
 #include "ops/logging.hpp"
-#include "storage/encoding.hpp"
+#include "storage/rocksdb/encoding.hpp"
 
 #include <rocksdb/write_batch.h>
 

@@ -1,4 +1,4 @@
-#include "storage/offline_store.hpp"
+#include "storage/rocksdb/offline_store.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -27,9 +27,9 @@ bool holds_store(const std::filesystem::path& data_dir) {
     return std::filesystem::is_regular_file(data_dir / "CURRENT", ignored);
 }
 
-std::unique_ptr<user_store> open_offline_store(const store_options& options) {
+std::unique_ptr<rocksdb_store> open_offline_store(const store_options& options) {
     try {
-        return std::make_unique<user_store>(options);
+        return std::make_unique<rocksdb_store>(options);
     } catch (const std::runtime_error&) {
         // RocksDB refuses at its lock, before it has written anything (its "IO error: While
         // lock file ... Resource temporarily unavailable"); the lock says whose it is.

@@ -1,4 +1,4 @@
-#include "storage/encoding.hpp"
+#include "storage/rocksdb/encoding.hpp"
 
 #include "service/ulid.hpp"
 

@@ -1,4 +1,4 @@
-#include "storage/recoverable_env.hpp"
+#include "storage/rocksdb/recoverable_env.hpp"
 
 #include "ops/logging.hpp"
 

@@ -3,7 +3,7 @@
 // its LOCK file), and these say so plainly when that process is someone else.
 #pragma once
 
-#include "storage/user_store.hpp"
+#include "storage/rocksdb/rocksdb_store.hpp"
 
 #include <ozzie/config.hpp>
 
@@ -22,9 +22,9 @@ public:
 // Whether `data_dir` holds a store (a RocksDB database), without opening it.
 bool holds_store(const std::filesystem::path& data_dir);
 
-// The store in options.data_dir, opened by user_store's constructor (so created, or migrated,
+// The store in options.data_dir, opened by rocksdb_store's constructor (so created, or migrated,
 // as a server would). Throws store_in_use if another process has it open ("the store in DIR is
 // in use (is ozzie-server running on it?)"), and std::runtime_error for any other failure.
-std::unique_ptr<user_store> open_offline_store(const store_options& options);
+std::unique_ptr<rocksdb_store> open_offline_store(const store_options& options);
 
 }  // namespace ozzie
