@@ -54,7 +54,9 @@ po::options_description command_line_options() {
         ("version", "print the version and exit")
         ("config", po::value<std::string>(), "read options from this file; the command line wins")
         ("listen", po::value<std::string>()->default_value("127.0.0.1:8080"), "HOST:PORT to listen on")
-        ("data-dir", po::value<std::string>(), "directory of the database (created if missing); required")
+        ("data-dir", po::value<std::string>(), "directory of the RocksDB database (created if missing); this or --postgres is required")
+        ("postgres", po::value<std::string>(), "keep the users in this PostgreSQL database instead (a libpq URI or conninfo), shared by any number of servers; run ozzie-admin migrate first")
+        ("postgres-replica", po::value<std::vector<std::string>>()->composing(), "a streaming replica of the --postgres database for lookups (repeatable); a lookup it misses goes to the primary")
         ("clients", po::value<std::string>(), "the clients file, lines of client_id:<sha256 hex of secret>; required")
         ("threads", po::value<unsigned>()->default_value(0), "network threads; 0 means one per core")
         ("sync", po::value<bool>()->default_value(true),
@@ -87,7 +89,7 @@ std::variant<run_options, print_and_exit> parse_command_line(int argc, const cha
         po::store(po::command_line_parser(argc, argv).options(options).positional({}).run(), values);
         if (values.count("help")) {
             std::ostringstream text;
-            text << "Usage: ozzie-server --data-dir DIR --clients PATH [options]\n"
+            text << "Usage: ozzie-server (--data-dir DIR | --postgres URL) --clients PATH [options]\n"
                     "The Ozzie Users API server.\n\n"
                  << options;
             return print_and_exit{text.str()};
@@ -102,8 +104,13 @@ std::variant<run_options, print_and_exit> parse_command_line(int argc, const cha
         throw std::runtime_error(e.what());
     }
 
-    for (const char* required : {"data-dir", "clients"})
-        if (!values.count(required)) throw std::runtime_error(std::string("--") + required + " is required");
+    if (!values.count("clients")) throw std::runtime_error("--clients is required");
+    if (!values.count("data-dir") && !values.count("postgres"))
+        throw std::runtime_error("--data-dir (RocksDB on this machine) or --postgres (a PostgreSQL database) is required");
+    if (values.count("data-dir") && values.count("postgres"))
+        throw std::runtime_error("give --data-dir or --postgres, not both: the users are kept in one store");
+    if (values.count("postgres-replica") && !values.count("postgres"))
+        throw std::runtime_error("--postgres-replica needs --postgres");
 
     run_options run;
     auto listen = parse_listen(values["listen"].as<std::string>(), "--listen");
@@ -130,7 +137,13 @@ std::variant<run_options, print_and_exit> parse_command_line(int argc, const cha
     if (run.server.threads > max_threads)
         throw std::runtime_error("--threads must be 0 to " + std::to_string(max_threads));
     run.server.clients_file = values["clients"].as<std::string>();
-    run.store.data_dir = values["data-dir"].as<std::string>();
+    if (values.count("data-dir")) run.store.data_dir = values["data-dir"].as<std::string>();
+    if (values.count("postgres")) run.store.postgres = values["postgres"].as<std::string>();
+    if (values.count("postgres-replica"))
+        run.store.postgres_replicas = values["postgres-replica"].as<std::vector<std::string>>();
+    for (const auto& url : run.store.postgres_replicas)
+        if (url.empty()) throw std::runtime_error("--postgres-replica must not be empty");
+    if (values.count("postgres") && run.store.postgres.empty()) throw std::runtime_error("--postgres must not be empty");
     run.store.sync = values["sync"].as<bool>();
     run.server.body_limit = values["body-limit"].as<std::size_t>();
     run.server.batch_body_limit = values["batch-body-limit"].as<std::size_t>();

@@ -7,12 +7,25 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace ozzie {
 
 struct store_options {
-    // Directory of the RocksDB database; created with its column families if missing. Required.
+    // Directory of the RocksDB database; created with its column families if missing. Required
+    // unless `postgres` is set; never both.
     std::filesystem::path data_dir;
+    // A PostgreSQL database to keep the users in instead, shared by any number of servers: a
+    // libpq connection URI (postgresql://user:password@host:port/dbname?...) or conninfo string
+    // ("host=... dbname=..."). Its schema must be ozzie-admin migrate's latest. Default empty:
+    // RocksDB in data_dir. With PostgreSQL, `sync` and `block_cache_bytes` do not apply: a write
+    // is acknowledged once its transaction has committed (durable as the database's
+    // synchronous_commit makes it).
+    std::string postgres{};  // ({}: designated initializers may leave it out without a warning)
+    // Streaming replicas of that database for lookups (GET of one user), each as `postgres`; a
+    // lookup that finds nothing on a replica asks the primary, so a client reads its own fresh
+    // create. Default none: every read goes to the primary.
+    std::vector<std::string> postgres_replicas{};
     // true: a create is acknowledged only after the WAL is fsynced (survives power loss).
     // false: only after the WAL is written to the OS (survives a process crash). Default true.
     bool sync = true;

@@ -74,6 +74,11 @@ std::vector<option_row> option_table() {
          [](const run_options& o) { return o.server.host == "::1" && o.server.port == 0; }},
         {"data-dir", {"--data-dir", "/srv/ozzie/data"}, "data-dir = /srv/ozzie/data\n",
          [](const run_options& o) { return o.store.data_dir == "/srv/ozzie/data"; }},
+        {"postgres", {"--postgres", "postgresql://ozzie@db.internal/ozzie"}, "postgres = postgresql://ozzie@db.internal/ozzie\n",
+         [](const run_options& o) { return o.store.postgres == "postgresql://ozzie@db.internal/ozzie" && o.store.data_dir.empty(); }},
+        {"postgres-replica", {"--postgres", "host=primary", "--postgres-replica", "host=replica1"},
+         "postgres = host=primary\npostgres-replica = host=replica1\n",
+         [](const run_options& o) { return o.store.postgres_replicas == std::vector<std::string>{"host=replica1"}; }},
         {"clients", {"--clients", "/etc/ozzie/clients"}, "clients = /etc/ozzie/clients\n",
          [](const run_options& o) { return o.server.clients_file == "/etc/ozzie/clients"; }},
         {"threads", {"--threads", "3"}, "threads = 3\n",
@@ -142,9 +147,9 @@ const std::vector<std::string> options_without_a_setting = {"help", "version", "
 // The required options that `args` does not give, with placeholder values.
 std::vector<std::string> required_besides(const std::vector<std::string>& args) {
     std::vector<std::string> required;
-    for (const std::string option : {"--data-dir", "--clients"})
-        if (std::find(args.begin(), args.end(), option) == args.end())
-            required.insert(required.end(), {option, "x"});
+    const auto given = [&](const std::string& option) { return std::find(args.begin(), args.end(), option) != args.end(); };
+    if (!given("--data-dir") && !given("--postgres")) required.insert(required.end(), {"--data-dir", "x"});
+    if (!given("--clients")) required.insert(required.end(), {"--clients", "x"});
     return required;
 }
 
@@ -217,6 +222,33 @@ BOOST_AUTO_TEST_CASE(listen_accepts_any_port_in_range) {
 
 BOOST_AUTO_TEST_CASE(missing_data_dir_throws) {
     BOOST_CHECK_THROW(parse({"--clients", "c"}), std::runtime_error);
+}
+
+BOOST_AUTO_TEST_CASE(one_store_is_required_not_two) {
+    const auto refusal = [](const std::vector<std::string>& args) {
+        try {
+            parse(args);
+        } catch (const std::runtime_error& e) {
+            return std::string(e.what());
+        }
+        return std::string("accepted");
+    };
+    BOOST_TEST(refusal({"--clients", "c", "--data-dir", "d", "--postgres", "host=db"}).find("not both") != std::string::npos);
+    BOOST_TEST(refusal({"--clients", "c"}).find("--data-dir (RocksDB on this machine) or --postgres") != std::string::npos);
+    BOOST_TEST(refusal({"--clients", "c", "--data-dir", "d", "--postgres-replica", "host=r"}) ==
+               "--postgres-replica needs --postgres");
+    BOOST_TEST(refusal({"--clients", "c", "--postgres", ""}) == "--postgres must not be empty");
+}
+
+BOOST_AUTO_TEST_CASE(postgres_replicas_repeat_on_the_command_line_and_in_the_config_file) {
+    ozzie::testing::temp_dir dir;
+    const auto config = dir.path() / "ozzie.conf";
+    write_file(config, "postgres-replica = host=r2\npostgres-replica = host=r3\n");
+    const auto options = run({"--config", config.string(), "--clients", "c", "--postgres", "host=p",
+                              "--postgres-replica", "host=r1"});
+    BOOST_TEST(options.store.postgres == "host=p");
+    BOOST_TEST(options.store.postgres_replicas == (std::vector<std::string>{"host=r1", "host=r2", "host=r3"}),
+               boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(missing_clients_throws) {
