@@ -72,7 +72,7 @@ class server_process {
 public:
     struct options {
         std::filesystem::path executable;  // the ozzie-server binary
-        std::filesystem::path data_dir;
+        std::filesystem::path data_dir;  // empty: none (extra_args gives --postgres)
         std::filesystem::path clients_file;
         std::filesystem::path log_file;  // stdout and stderr are appended here
         std::vector<std::string> extra_args;  // e.g. {"--sync", "false"}
@@ -120,8 +120,8 @@ private:
 
     static std::vector<std::string> arguments(const options& o) {
         std::vector<std::string> args = o.launcher;
-        args.insert(args.end(), {o.executable.string(), "--listen", o.listen, "--data-dir",
-                                 o.data_dir.string(), "--clients", o.clients_file.string()});
+        args.insert(args.end(), {o.executable.string(), "--listen", o.listen, "--clients", o.clients_file.string()});
+        if (!o.data_dir.empty()) args.insert(args.end(), {"--data-dir", o.data_dir.string()});
         args.insert(args.end(), o.extra_args.begin(), o.extra_args.end());
         return args;
     }
