@@ -6,6 +6,7 @@
 // io_context in the test's own thread, so Boost.Test is only ever called from that thread.
 #include <boost/test/unit_test.hpp>
 
+#include "postgres/coroutine_runner.hpp"
 #include "postgres/database_fixture.hpp"
 #include "support/postgres_cluster.hpp"
 
@@ -33,19 +34,10 @@ using ozzie::awaitable;
 using ozzie::executor;
 using ozzie::testing::fresh_database;
 using ozzie::testing::postgres_cluster;
+using ozzie::testing::run_coroutine;
 using clock_type = std::chrono::steady_clock;
 
 constexpr net::use_awaitable_t<executor> use_awaitable;
-
-// Runs `body(executor)` as a coroutine on a new io_context in this thread until all work ends.
-template <class Body>
-void run_coroutine(Body body) {
-    net::io_context io;
-    std::exception_ptr failed;
-    net::co_spawn(io.get_executor(), body(io.get_executor()), [&](std::exception_ptr e) { failed = e; });
-    io.run();
-    if (failed) std::rethrow_exception(failed);
-}
 
 awaitable<void> sleep_for(executor ex, std::chrono::milliseconds d) {
     pg::async_connection::steady_timer t(ex, d);
