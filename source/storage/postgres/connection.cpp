@@ -144,12 +144,14 @@ void async_connection::close() {
     if (backoff_timer_) backoff_timer_->cancel();
 }
 
-bool async_connection::readable_now() const {
+bool async_connection::ready_now(short events) const {
     pollfd p{};
     p.fd = PQsocket(conn_);
-    p.events = POLLIN;
+    p.events = events;
     return p.fd >= 0 && ::poll(&p, 1, 0) > 0;
 }
+
+bool async_connection::readable_now() const { return ready_now(POLLIN); }
 
 void async_connection::teardown() {
     if (socket_.is_open()) socket_.release();  // libpq owns the descriptor: PQfinish closes it
@@ -207,8 +209,12 @@ awaitable<bool> async_connection::wait_socket(net::posix::descriptor_base::wait_
 }
 
 awaitable<bool> async_connection::connect_once() {
-    const char* keywords[] = {"client_encoding", "fallback_application_name", "dbname", nullptr};
-    const char* values[] = {"UTF8", "ozzie", options_.url.c_str(), nullptr};
+    // Defaults that the URL (expanded in dbname's place, after them) may override. TCP
+    // keepalives find a connection that a firewall dropped while it was idle within about a
+    // minute, instead of at the next statement's timeout.
+    const char* keywords[] = {"client_encoding", "fallback_application_name", "keepalives", "keepalives_idle",
+                              "keepalives_interval", "keepalives_count", "dbname", nullptr};
+    const char* values[] = {"UTF8", "ozzie", "1", "30", "10", "3", options_.url.c_str(), nullptr};
     conn_ = PQconnectStartParams(keywords, values, 1);
     const auto fail = [this](std::string why) {
         if (!outage_logged_ && !closed_) {
@@ -234,8 +240,9 @@ awaitable<bool> async_connection::connect_once() {
         boost::system::error_code ec;
         socket_.assign(PQsocket(conn_), ec);
         if (ec) co_return fail("cannot wait on the connection's socket: " + ec.message());
-        const auto w = polling == PGRES_POLLING_READING ? descriptor::wait_read : descriptor::wait_write;
-        if (!co_await wait_socket(w, deadline)) {
+        const bool reading = polling == PGRES_POLLING_READING;
+        const auto w = reading ? descriptor::wait_read : descriptor::wait_write;
+        if (!ready_now(reading ? POLLIN : POLLOUT) && !co_await wait_socket(w, deadline)) {
             if (closed_) co_return false;
             co_return fail("cannot connect to PostgreSQL: no answer within " + std::to_string(options_.timeout.count()) + " ms");
         }

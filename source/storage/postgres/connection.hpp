@@ -12,6 +12,9 @@
 // may have happened but whose answer was lost is unavailable, never a success.
 //
 // Not thread-safe: every call on the connection's executor (one io_context thread).
+//
+// Tested without TLS only. With TLS, OpenSSL may hold decrypted bytes the socket no longer
+// shows as readable; libpq asks OpenSSL for them, this class cannot (see serve()).
 #pragma once
 
 #include <ozzie/awaitable.hpp>
@@ -187,6 +190,9 @@ private:
     void teardown();
     void wake_waiters();
     void release_exclusive(std::uint64_t epoch, bool clean);
+    // Whether the socket is ready for `events` (poll's) now: the reactor's notifications are
+    // edge-triggered, and libpq need not have read the socket dry.
+    bool ready_now(short events) const;
     bool readable_now() const;
 
     executor ex_;
