@@ -16,6 +16,7 @@
 #include "storage/postgres/schema.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -484,6 +485,29 @@ BOOST_FIXTURE_TEST_CASE(a_pool_outlives_its_store_harmlessly, fresh_database) {
     run_coroutine(io, [&](executor) { return read_async(store, u, &second); });
     BOOST_TEST(first.by_id == describe(u));
     BOOST_TEST(second.by_id == describe(u));
+}
+
+BOOST_FIXTURE_TEST_CASE(blocking_reads_from_many_threads_beside_the_writer, store_fixture) {
+    const user first = users.make("c", "first");
+    BOOST_TEST(flags(insert({first})) == "1");
+    // Threads read while this one writes; they only count outcomes (Boost.Test is called from
+    // this thread alone).
+    std::atomic<int> found{0}, failed{0};
+    std::vector<std::thread> readers;
+    for (int t = 0; t < 4; ++t)
+        readers.emplace_back([&] {
+            for (int i = 0; i < 50; ++i) {
+                const auto got = store->get(ulid_of(first));
+                const auto page = store->list({.client_id = "c", .stage = {}, .cursor = {}, .newer = false, .limit = 5});
+                (got && page ? found : failed).fetch_add(1);
+            }
+        });
+    std::string writes;
+    for (int i = 0; i < 20; ++i) writes += flags(insert({users.make("c", "w" + std::to_string(i))}));
+    for (auto& r : readers) r.join();
+    BOOST_TEST(writes == std::string(20, '1'));
+    BOOST_TEST(found.load() == 200);
+    BOOST_TEST(failed.load() == 0);
 }
 
 BOOST_AUTO_TEST_CASE(an_outage_answers_unavailable_at_once_and_the_store_recovers_by_itself) {
