@@ -1,0 +1,342 @@
+// The asynchronous connection (source/storage/postgres/connection.hpp) against a real
+// PostgreSQL 15: pipelined statements from many coroutines, transactions in one round trip and
+// exclusive runs, binary parameters, and its failures: a server stopped under it (statements in
+// flight and new ones fail with unavailable at once; it reconnects by itself), a statement
+// that times out, a server that is down from the start. Each test runs its coroutines on an
+// io_context in the test's own thread, so Boost.Test is only ever called from that thread.
+#include <boost/test/unit_test.hpp>
+
+#include "postgres/coroutine_runner.hpp"
+#include "postgres/database_fixture.hpp"
+#include "support/postgres_cluster.hpp"
+
+#include "storage/postgres/connection.hpp"
+#include "storage/postgres/libpq.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <chrono>
+#include <exception>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace {
+
+namespace net = boost::asio;
+namespace pg = ozzie::postgres;
+using ozzie::awaitable;
+using ozzie::executor;
+using ozzie::testing::fresh_database;
+using ozzie::testing::postgres_cluster;
+using ozzie::testing::run_coroutine;
+using clock_type = std::chrono::steady_clock;
+
+constexpr net::use_awaitable_t<executor> use_awaitable;
+
+awaitable<void> sleep_for(executor ex, std::chrono::milliseconds d) {
+    pg::async_connection::steady_timer t(ex, d);
+    co_await t.async_wait(net::as_tuple(use_awaitable));
+}
+
+// Statements with their parameters. (No braced lists in the coroutines: g++ 12 miscompiles an
+// initializer_list there, "array used as initializer".)
+template <class... Params>
+pg::command sql(std::string text, Params... params) {
+    pg::command c;
+    c.statement = std::move(text);
+    c.sql = true;
+    (c.params.push_back(std::move(params)), ...);
+    return c;
+}
+
+template <class... Params>
+pg::command named(std::string name, Params... params) {
+    auto c = sql(std::move(name), std::move(params)...);
+    c.sql = false;
+    return c;
+}
+
+pg::connection_options options_for(const std::string& url, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+    pg::connection_options o;
+    o.url = url;
+    o.timeout = timeout;
+    o.statements = {{"echo", "select $1::int as n, pg_backend_pid()"}};
+    o.name = "test";
+    return o;
+}
+
+std::string code_of(const pg::failure& f) { return std::string(ozzie::code_name(f.code)); }
+
+// One of many coroutines with a statement in flight: records its answer.
+awaitable<void> echo(std::shared_ptr<pg::async_connection> c, int i, std::shared_ptr<int> remaining,
+                     pg::async_connection::steady_timer* all_done, std::vector<int>* answered_in,
+                     std::vector<long long>* values, std::vector<long long>* pids, int* failures) {
+    auto r = co_await c->query(named("echo", pg::param::text(std::to_string(i))));
+    answered_in->push_back(i);
+    if (!r) ++*failures;
+    else {
+        (*values)[i] = r->integer(0, 0).value_or(-2);
+        (*pids)[i] = r->integer(0, 1).value_or(-2);
+    }
+    if (--*remaining == 0) all_done->cancel();
+}
+
+// A statement's answer as text (its first value), or its failure's code, and how long it took.
+awaitable<void> query_into(std::shared_ptr<pg::async_connection> c, std::string sql_text, std::string* answer,
+                           clock_type::duration* took) {
+    const auto began = clock_type::now();
+    auto r = co_await c->query(sql(std::move(sql_text)));
+    *answer = r ? std::string(r->text(0, 0)) : std::string(ozzie::code_name(r.error().code));
+    if (took) *took = clock_type::now() - began;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(connection)
+
+BOOST_FIXTURE_TEST_CASE(pipelined_statements_from_many_coroutines_are_answered_in_order, fresh_database) {
+    constexpr int n = 200;
+    std::vector<int> answered_in;  // which coroutine's answer came, in the order they came
+    std::vector<long long> values(n, -1);
+    std::vector<long long> pids(n, -1);
+    int failures = 0;
+    std::uint64_t connections = 0;
+    run_coroutine([&](executor ex) -> awaitable<void> {
+        auto c = pg::async_connection::start(ex, options_for(url()));
+        auto remaining = std::make_shared<int>(n);
+        pg::async_connection::steady_timer all_done(ex, clock_type::time_point::max());
+        for (int i = 0; i < n; ++i)
+            net::co_spawn(ex, echo(c, i, remaining, &all_done, &answered_in, &values, &pids, &failures), net::detached);
+        co_await all_done.async_wait(net::as_tuple(use_awaitable));
+        connections = c->connections_made();
+        c->close();
+    });
+    BOOST_TEST(failures == 0);
+    BOOST_TEST_REQUIRE(answered_in.size() == std::size_t(n));
+    for (int i = 0; i < n; ++i) {
+        BOOST_TEST(answered_in[i] == i);
+        BOOST_TEST(values[i] == i);
+        BOOST_TEST(pids[i] == pids[0]);  // all on the one connection
+    }
+    BOOST_TEST(connections == 1u);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_transaction_is_all_or_nothing, fresh_database) {
+    pg::exec(conn.get(), "create table t (n int primary key)");
+    std::string first_error, skipped_error;
+    std::size_t committed_rows = 0;
+    long long count_after = -1;
+    run_coroutine([&](executor ex) -> awaitable<void> {
+        auto c = pg::async_connection::start(ex, options_for(url()));
+        std::vector<pg::command> ok;
+        ok.push_back(sql("insert into t values ($1)", pg::param::text("1")));
+        ok.push_back(sql("insert into t values (2) returning n"));
+        auto done = co_await c->transaction(std::move(ok));
+        if (done) committed_rows = done->size();
+        std::vector<pg::command> failing;
+        failing.push_back(sql("insert into t values (3)"));
+        failing.push_back(sql("insert into t values (1)"));  // unique_violation
+        failing.push_back(sql("insert into t values (4)"));  // skipped
+        auto failed = co_await c->transaction(std::move(failing));
+        if (!failed) first_error = failed.error().sqlstate + " " + code_of(failed.error());
+        auto count = co_await c->query(sql("select count(*) from t"));
+        if (count) count_after = count->integer(0, 0).value_or(-2);
+        c->close();
+    });
+    BOOST_TEST(committed_rows == 2u);
+    BOOST_TEST(first_error == "23505 INTERNAL_ERROR");
+    BOOST_TEST(count_after == 2);  // 3 rolled back with the failure, 4 never ran
+}
+
+// What exclusive_runs saw.
+struct exclusive_outcome {
+    std::vector<std::string> events;
+    std::string other_saw;
+    std::string abandoned_insert, failed_insert;
+    long long committed = -1, total = -1;
+};
+
+// Holds the connection for a transaction of two round trips, while another coroutine's
+// statement waits for its turn.
+awaitable<void> committed_run(executor ex, std::shared_ptr<pg::async_connection> c, exclusive_outcome* out) {
+    auto held = co_await c->acquire();
+    // Another coroutine's statement, issued meanwhile, runs after the commit: it sees 1.
+    net::co_spawn(ex, query_into(c, "select count(*) from t", &out->other_saw, nullptr), net::detached);
+    std::vector<pg::command> first;
+    first.push_back(sql("begin"));
+    first.push_back(sql("insert into t values (1) returning n"));
+    auto a = co_await held->run(std::move(first), false);
+    out->events.push_back("first " + std::string(a ? (*a)[1].text(0, 0) : "error"));
+    co_await sleep_for(ex, std::chrono::milliseconds(50));  // the other would run now if it could
+    std::vector<pg::command> second;
+    second.push_back(sql("commit"));
+    auto b = co_await held->run(std::move(second), true);
+    out->events.push_back(b ? "committed" : "commit failed");
+    out->events.push_back("other: " + (out->other_saw.empty() ? std::string("not yet") : out->other_saw));
+}
+
+// Holds the connection for a transaction it leaves open: what it inserted goes away on release.
+awaitable<void> unfinished_run(std::shared_ptr<pg::async_connection> c, std::string first_row, std::string second_row,
+                               std::string* answer) {
+    auto held = co_await c->acquire();
+    std::vector<pg::command> first;
+    first.push_back(sql("begin"));
+    first.push_back(sql("insert into t values (" + first_row + ")"));
+    if (!second_row.empty()) first.push_back(sql("insert into t values (" + second_row + ")"));
+    auto a = co_await held->run(std::move(first), false);
+    *answer = a ? "ok" : a.error().sqlstate;
+}
+
+awaitable<void> exclusive_runs(executor ex, std::string url, exclusive_outcome* out) {
+    auto c = pg::async_connection::start(ex, options_for(url));
+    co_await committed_run(ex, c, out);
+    // Abandoned mid-transaction: rolled back when released.
+    co_await unfinished_run(c, "2", "", &out->abandoned_insert);
+    // A failure mid-transaction (1 is taken): rolled back too, and the connection serves on.
+    co_await unfinished_run(c, "3", "1", &out->failed_insert);
+    auto count = co_await c->query(sql("select count(*) from t"));
+    if (count) out->total = count->integer(0, 0).value_or(-2);
+    auto one = co_await c->query(sql("select count(*) from t where n = 1"));
+    if (one) out->committed = one->integer(0, 0).value_or(-2);
+    c->close();
+}
+
+BOOST_FIXTURE_TEST_CASE(an_exclusive_run_spans_round_trips_and_others_wait_their_turn, fresh_database) {
+    pg::exec(conn.get(), "create table t (n int primary key)");
+    exclusive_outcome out;
+    run_coroutine([&](executor ex) { return exclusive_runs(ex, url(), &out); });
+    BOOST_TEST(out.events == (std::vector<std::string>{"first 1", "committed", "other: not yet"}),
+               boost::test_tools::per_element());
+    BOOST_TEST(out.other_saw == "1");  // after the commit
+    BOOST_TEST(out.abandoned_insert == "ok");
+    BOOST_TEST(out.failed_insert == "23505");
+    BOOST_TEST(out.committed == 1);
+    BOOST_TEST(out.total == 1);  // 2 abandoned, 3 failed: both rolled back
+}
+
+BOOST_FIXTURE_TEST_CASE(bytes_and_nulls_round_trip, fresh_database) {
+    std::string all_bytes;
+    for (int i = 0; i < 256; ++i) all_bytes.push_back(static_cast<char>(i));
+    std::optional<std::string> back, null_back = "x", text_back;
+    run_coroutine([&](executor ex) -> awaitable<void> {
+        auto c = pg::async_connection::start(ex, options_for(url()));
+        auto r = co_await c->query(sql("select $1::bytea, $2::bytea, $3::text", pg::param::bytes(all_bytes),
+                                       pg::param::null(), pg::param::text("é\"'\\")));
+        if (r) {
+            back = r->bytes(0, 0);
+            null_back = r->bytes(0, 1);
+            text_back = r->optional_text(0, 2);
+        }
+        c->close();
+    });
+    BOOST_TEST((back == all_bytes));
+    BOOST_TEST(!null_back.has_value());
+    BOOST_TEST((text_back == std::optional<std::string>("é\"'\\")));
+}
+
+BOOST_AUTO_TEST_CASE(a_stopped_server_fails_statements_at_once_and_the_connection_recovers_by_itself) {
+    postgres_cluster cluster;
+    std::string in_flight, while_down, after;
+    clock_type::duration in_flight_took{}, while_down_took{};
+    std::uint64_t connections = 0;
+    run_coroutine([&](executor ex) -> awaitable<void> {
+        auto c = pg::async_connection::start(ex, options_for(cluster.url(), std::chrono::seconds(30)));
+        auto warm = co_await c->query(sql("select 1"));
+        BOOST_TEST_REQUIRE(warm.has_value());
+        // A statement in flight when the server stops.
+        net::co_spawn(ex, query_into(c, "select pg_sleep(20)", &in_flight, &in_flight_took), net::detached);
+        co_await sleep_for(ex, std::chrono::milliseconds(200));
+        cluster.stop();  // blocks this thread; the connection notices when it runs again
+        co_await sleep_for(ex, std::chrono::milliseconds(100));
+        const auto down_began = clock_type::now();
+        auto r = co_await c->query(sql("select 1"));
+        while_down = r ? "ok" : code_of(r.error());
+        while_down_took = clock_type::now() - down_began;
+        cluster.start();
+        // It reconnects by itself (backoff of at most 2 s); the same object serves again.
+        const auto until = clock_type::now() + std::chrono::seconds(20);
+        for (;;) {
+            auto again = co_await c->query(sql("select 42"));
+            if (again) {
+                after = std::string(again->text(0, 0));
+                break;
+            }
+            if (clock_type::now() > until) break;
+            co_await sleep_for(ex, std::chrono::milliseconds(50));
+        }
+        connections = c->connections_made();
+        c->close();
+    });
+    BOOST_TEST(in_flight == "SERVICE_UNAVAILABLE");
+    BOOST_TEST(std::chrono::duration<double>(in_flight_took).count() < 10.0);
+    BOOST_TEST(while_down == "SERVICE_UNAVAILABLE");
+    BOOST_TEST(std::chrono::duration<double>(while_down_took).count() < 0.5);
+    BOOST_TEST(after == "42");
+    BOOST_TEST(connections == 2u);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_statement_without_an_answer_in_time_is_unavailable_and_the_connection_is_made_again,
+                        fresh_database) {
+    std::string slow, next;
+    clock_type::duration took{};
+    run_coroutine([&](executor ex) -> awaitable<void> {
+        auto c = pg::async_connection::start(ex, options_for(url(), std::chrono::milliseconds(300)));
+        const auto began = clock_type::now();
+        auto r = co_await c->query(sql("select pg_sleep(3)"));
+        took = clock_type::now() - began;
+        slow = r ? "ok" : code_of(r.error());
+        const auto until = clock_type::now() + std::chrono::seconds(10);
+        for (;;) {
+            auto again = co_await c->query(sql("select 'back'"));
+            if (again) {
+                next = std::string(again->text(0, 0));
+                break;
+            }
+            if (clock_type::now() > until) break;
+            co_await sleep_for(ex, std::chrono::milliseconds(50));
+        }
+        c->close();
+    });
+    BOOST_TEST(slow == "SERVICE_UNAVAILABLE");
+    BOOST_TEST(std::chrono::duration<double>(took).count() < 2.0);
+    BOOST_TEST(next == "back");
+}
+
+BOOST_AUTO_TEST_CASE(a_server_down_from_the_start_fails_the_first_statements_promptly) {
+    ozzie::testing::unused_port port;  // nothing listens there
+    std::string first;
+    clock_type::duration took{};
+    run_coroutine([&](executor ex) -> awaitable<void> {
+        auto c = pg::async_connection::start(
+            ex, options_for("postgresql://ozzie@127.0.0.1:" + std::to_string(port.port()) + "/postgres"));
+        const auto began = clock_type::now();
+        auto r = co_await c->query(sql("select 1"));
+        took = clock_type::now() - began;
+        first = r ? "ok" : code_of(r.error());
+        c->close();
+    });
+    BOOST_TEST(first == "SERVICE_UNAVAILABLE");
+    BOOST_TEST(std::chrono::duration<double>(took).count() < 2.0);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_failed_prepared_statement_fails_alone, fresh_database) {
+    std::string bad, good;
+    run_coroutine([&](executor ex) -> awaitable<void> {
+        auto c = pg::async_connection::start(ex, options_for(url()));
+        auto r = co_await c->query(named("echo", pg::param::text("not a number")));
+        bad = r ? "ok" : r.error().sqlstate + " " + code_of(r.error());
+        auto g = co_await c->query(named("echo", pg::param::text("7")));
+        good = g ? std::string(g->text(0, 0)) : "error";
+        c->close();
+    });
+    BOOST_TEST(bad == "22P02 INTERNAL_ERROR");  // invalid_text_representation
+    BOOST_TEST(good == "7");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
