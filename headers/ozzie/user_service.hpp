@@ -88,8 +88,10 @@ public:
     // The most creates one batch may hold.
     static constexpr std::size_t max_batch_users = 1000;
 
-    // Opens (or creates) the store in options.data_dir and starts the writer thread.
-    // Throws std::runtime_error if the store cannot be opened.
+    // Opens (or creates) the store in options.data_dir, or connects to the PostgreSQL database
+    // options.postgres, and starts the writer thread. Throws std::runtime_error if the store
+    // cannot be opened: on PostgreSQL, if the database cannot be reached or its schema is not
+    // the latest (`ozzie-admin migrate` upgrades it).
     explicit user_service(const store_options& options);
     // Answers every create already submitted, then closes the store.
     ~user_service();

@@ -123,9 +123,12 @@ awaitable<> housekeep(worker& w) {
     }
 }
 
-// Runs the worker's io_context on a thread of its own until it runs out of work, then writes
-// out the access log lines the thread still holds.
+// Runs the worker's io_context on a thread of its own until it runs out of work or its
+// sessions are drained after stop(), then writes out the access log lines the thread still holds.
 void run_in_thread(worker& w) {
+    // Once stopping, the thread is done when its sessions are: other work on its io_context
+    // (the PostgreSQL store's connections) never runs out by itself.
+    w.sessions.on_drained = [&io = w.io] { io.stop(); };
     net::co_spawn(w.io, housekeep(w), net::detached);
     std::packaged_task<void()> run([&io = w.io] {
         io.run();

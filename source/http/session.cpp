@@ -79,6 +79,12 @@ void session_registry::stop() {
     stopping = true;
     for (auto& session : sessions)
         if (!session.busy) session.socket->cancel();
+    if (sessions.empty() && on_drained) on_drained();
+}
+
+void session_registry::remove(std::list<entry>::iterator session) {
+    sessions.erase(session);
+    if (stopping && sessions.empty() && on_drained) on_drained();
 }
 
 void session_registry::expire(clock::time_point now) {
@@ -236,7 +242,7 @@ class registration {
 public:
     registration(session_registry& registry, tcp_socket& socket)
         : registry_(registry), entry_(registry.sessions.insert(registry.sessions.end(), {&socket})) {}
-    ~registration() { registry_.sessions.erase(entry_); }
+    ~registration() { registry_.remove(entry_); }
     registration(const registration&) = delete;
     registration& operator=(const registration&) = delete;
 

@@ -31,10 +31,14 @@ struct session_registry {
     };
     std::list<entry> sessions;
     bool stopping = false;
+    // Called once stop() has been called and no session is left (at once if none is open).
+    std::function<void()> on_drained;
 
     // Closes every idle connection; busy ones close after their answer is written (a request
     // still arriving must arrive within the request timeout).
     void stop();
+    // Removes an ended session.
+    void remove(std::list<entry>::iterator session);
     // Ends the connections whose deadline has passed: their pending reads and writes fail, and
     // so does any they start after.
     void expire(clock::time_point now);

@@ -6,6 +6,7 @@
 #include "service/messages.hpp"
 #include "service/ulid.hpp"
 #include "service/validation.hpp"
+#include "storage/postgres/postgres_store.hpp"
 #include "storage/rocksdb/rocksdb_store.hpp"
 #include "storage/store.hpp"
 
@@ -25,7 +26,12 @@ Result wait_for(Start start) {
 }
 
 // The back end the options choose.
-std::unique_ptr<store> open_store(const store_options& options) { return std::make_unique<rocksdb_store>(options); }
+std::unique_ptr<store> open_store(const store_options& options) {
+    if (options.postgres.empty()) return std::make_unique<rocksdb_store>(options);
+    if (!options.data_dir.empty())
+        throw std::runtime_error("store_options: set data_dir (RocksDB) or postgres, not both");
+    return std::make_unique<postgres_store>(options.postgres, options.postgres_replicas, options.idempotency_ttl);
+}
 
 }  // namespace
 
