@@ -2,6 +2,7 @@
 
 #include "service/messages.hpp"
 #include "service/ulid.hpp"
+#include "service/validation.hpp"
 
 namespace ozzie {
 namespace {
@@ -38,11 +39,15 @@ awaitable<result<user>> async_find_by_id(const store& s, std::string_view client
 }
 
 result<user> find_by_external(const store& s, std::string_view client_id, std::string_view external_user_id) {
+    // Not asked of the store: no create made it, and a store may not take every byte (a NUL).
+    if (!is_valid_external_user_id(external_user_id)) return messages::external_user_not_found(external_user_id);
     return by_external_answer(s.find_external(client_id, external_user_id), external_user_id);
 }
 
 awaitable<result<user>> async_find_by_external(const store& s, std::string_view client_id,
                                                std::string_view external_user_id) {
+    if (!is_valid_external_user_id(external_user_id))
+        co_return messages::external_user_not_found(external_user_id);
     co_return by_external_answer(co_await s.async_find_external(client_id, external_user_id), external_user_id);
 }
 

@@ -62,6 +62,9 @@ result<void> check_name(std::string_view name) {
     const auto name_chars = utf8_length(name);
     if (!name_chars) return messages::invalid_field("name", "must be valid UTF-8", name);
     if (*name_chars > max_name_chars) return messages::invalid_field("name", "must be at most 200 characters", name);
+    // No database's text type holds it (PostgreSQL's refuses it), and no name needs it.
+    if (name.find('\0') != std::string_view::npos)
+        return messages::invalid_field("name", "must not contain the character U+0000", name);
     return {};
 }
 
@@ -83,6 +86,8 @@ result<void> check_language(std::string_view language) {
 }
 
 }  // namespace
+
+bool is_valid_external_user_id(std::string_view s) { return check_external_user_id(s).has_value(); }
 
 result<void> validate(const new_user& request) {
     auto valid = check_external_user_id(request.external_user_id);

@@ -21,6 +21,9 @@ bool is_valid_email(std::string_view s) noexcept;
 bool is_valid_e164(std::string_view s) noexcept;
 // "en", "pt" or "es".
 bool is_supported_language(std::string_view s) noexcept;
+// 1 to 100 characters of UTF-8 without control characters: an external id that no create
+// could have made names no user.
+bool is_valid_external_user_id(std::string_view s);
 
 // Checks every rule, field by field in the order of the spec's table; the first failure is
 // returned as VALIDATION_ERROR naming the field and the value received.

@@ -510,6 +510,23 @@ BOOST_AUTO_TEST_CASE(unknown_user_ids_get_404) {
     }
 }
 
+// A NUL ends a C string: a store that took the id as one (libpq's parameters are) would find
+// the user named by what comes before it. No create can make such an id, so it names no user.
+BOOST_AUTO_TEST_CASE(an_external_id_with_a_nul_names_no_user_not_its_prefix) {
+    const json::object maria = check_user(post_users(maria_body), 201);
+    check_error(get("/v1/users/external:usr_8821%00tail"), 404, "NOT_FOUND");
+    check_error(remove("/v1/users/external:usr_8821%00tail"), 404, "NOT_FOUND");
+    check_error(request(http::verb::patch, "/v1/users/external:usr_8821%00", spec_token, R"({"name":"Mallory"})",
+                        {{"Content-Type", "application/json"}}),
+                404, "NOT_FOUND");
+    BOOST_TEST(check_user(get("/v1/users/external:usr_8821"), 200) == maria);
+}
+
+BOOST_AUTO_TEST_CASE(a_name_with_a_nul_is_refused_on_every_store) {
+    check_error(post_users(R"({"external_user_id":"nul","name":"a\u0000b"})"), 400, "VALIDATION_ERROR");
+    check_error(get("/v1/users/external:nul"), 404, "NOT_FOUND");
+}
+
 BOOST_AUTO_TEST_CASE(malformed_percent_encoding_is_a_client_error) {
     for (const char* target :
          {"/v1/users/external:%", "/v1/users/external:%Z1", "/v1/users/external:abc%2",

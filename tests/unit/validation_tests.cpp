@@ -215,6 +215,27 @@ BOOST_AUTO_TEST_CASE(name_of_200_characters_passes_201_does_not) {
     BOOST_TEST(contains(message(result), "'" + std::string(100, 'n')), message(result));
 }
 
+BOOST_AUTO_TEST_CASE(name_with_a_nul_is_rejected) {
+    auto r = minimal_request();
+    r.name = std::string("Ma\0ria", 6);
+    auto result = ozzie::validate(r);
+    BOOST_TEST(outcome(result) == "VALIDATION_ERROR");
+    BOOST_TEST(contains(message(result), "Field 'name' must not contain the character U+0000"), message(result));
+    ozzie::user_patch patch;
+    patch.name = std::optional<std::string>(std::string("\0", 1));
+    BOOST_TEST(outcome(ozzie::validate(patch)) == "VALIDATION_ERROR");
+}
+
+BOOST_AUTO_TEST_CASE(external_ids_a_create_could_make_are_the_valid_ones) {
+    BOOST_TEST(ozzie::is_valid_external_user_id("usr_8821"));
+    BOOST_TEST(ozzie::is_valid_external_user_id(std::string(100, 'x')));
+    BOOST_TEST(!ozzie::is_valid_external_user_id(std::string(101, 'x')));
+    BOOST_TEST(!ozzie::is_valid_external_user_id(""));
+    BOOST_TEST(!ozzie::is_valid_external_user_id(std::string("usr\0tail", 8)));
+    BOOST_TEST(!ozzie::is_valid_external_user_id("tab\there"));
+    BOOST_TEST(!ozzie::is_valid_external_user_id("\xC3("));
+}
+
 BOOST_AUTO_TEST_CASE(name_that_is_not_utf8_is_rejected) {
     auto r = minimal_request();
     r.name = "Mar\xC3";
