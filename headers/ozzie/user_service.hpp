@@ -202,12 +202,14 @@ public:
 
     // Compacts the whole store, so that what was deleted is in no file of the data directory
     // any more (erasure). Takes a while on a large store; the service keeps serving.
-    // INTERNAL_ERROR if it cannot (the details go to the log).
+    // INTERNAL_ERROR if it cannot (the details go to the log); NOT_FOUND on PostgreSQL, whose
+    // own VACUUM does it (the message says so).
     result<void> compact();
 
     // Writes a consistent copy of the store into `directory`, which must not exist, while the
     // service keeps serving. Starting on a copy of it restores every user created before the
-    // call began. INTERNAL_ERROR if it cannot (the details go to the log).
+    // call began. INTERNAL_ERROR if it cannot (the details go to the log); NOT_FOUND on
+    // PostgreSQL, whose own tools back it up (the message says which).
     result<void> backup(const std::filesystem::path& directory);
 
 private:

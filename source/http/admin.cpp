@@ -24,7 +24,7 @@ void backup(const request& req, user_service& service, response& res) {
     const std::string path(directory->get_string());
     if (std::filesystem::exists(path))
         return set_error(res, messages::invalid_field("directory", "must name a directory that does not exist yet", path));
-    if (!service.backup(path)) return set_error(res, messages::internal());
+    if (auto done = service.backup(path); !done) return set_error(res, done.error());
     log(log_level::info, "backup", {{"directory", path}});
     set_json(res, http::status::ok, boost::json::serialize(boost::json::object{{"backup", path}}));
 }
@@ -58,7 +58,7 @@ void handle_admin_request(const request& req, user_service& service, const http_
         if (allowed(http::verb::post, "POST")) backup(req, service, res);
     } else if (path == "/compact") {
         if (!allowed(http::verb::post, "POST")) return;
-        if (!service.compact()) return set_error(res, messages::internal());
+        if (auto done = service.compact(); !done) return set_error(res, done.error());
         log(log_level::info, "compacted");
         status_body(res, "compacted");
     } else {

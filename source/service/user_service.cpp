@@ -208,14 +208,20 @@ result<void> user_service::check_writable() {
     return {};
 }
 
-result<void> user_service::compact() {
-    if (!impl_->store->compact()) return messages::internal();
-    return {};
+namespace {
+
+// The answer to an operator's compaction or backup the store refused with `e`.
+result<void> operation_answer(result<void> done) {
+    if (!done && done.error().code != errc::not_found) return messages::internal();
+    return done;
 }
 
+}  // namespace
+
+result<void> user_service::compact() { return operation_answer(impl_->store->compact()); }
+
 result<void> user_service::backup(const std::filesystem::path& directory) {
-    if (!impl_->store->checkpoint(directory)) return messages::internal();
-    return {};
+    return operation_answer(impl_->store->checkpoint(directory));
 }
 
 }  // namespace ozzie

@@ -116,8 +116,8 @@ public:
     virtual figures stats() const = 0;
 
     // Rewrites the store so that what was deleted is in none of its files (erasure). Thread-safe;
-    // writes go on meanwhile. Error: internal, or validation_error where the back end leaves it
-    // to the database's own tools (the message says which).
+    // writes go on meanwhile. Error: internal; or not_found where the back end leaves it to the
+    // database's own tools, with a message for the operator that says which.
     virtual result<void> compact() = 0;
 
     // A consistent copy of the whole store in `directory`, which must not exist. Thread-safe.

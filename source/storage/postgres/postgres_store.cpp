@@ -688,19 +688,15 @@ store::figures postgres_store::stats() const {
 }
 
 result<void> postgres_store::compact() {
-    log(log_level::error, "storage_error",
-        {{"operation", "compact"},
-         {"status", "not done by Ozzie on PostgreSQL: deleted rows are removed from the table files by "
-                    "VACUUM (autovacuum, or VACUUM FULL users to rewrite them now)"}});
-    return error{errc::internal, {}};
+    return error{errc::not_found,
+                 "POST /compact is not served on PostgreSQL: VACUUM removes deleted rows from the table files "
+                 "(autovacuum does it by itself; VACUUM FULL users rewrites them at once)."};
 }
 
 result<void> postgres_store::checkpoint(const std::filesystem::path&) const {
-    log(log_level::error, "storage_error",
-        {{"operation", "checkpoint"},
-         {"status", "not done by Ozzie on PostgreSQL: back the database up with pg_basebackup or pg_dump (or the "
-                    "provider's backups)"}});
-    return error{errc::internal, {}};
+    return error{errc::not_found,
+                 "POST /backup is not served on PostgreSQL: back the database up with its own tools "
+                 "(pg_basebackup, pg_dump, or the provider's backups)."};
 }
 
 }  // namespace ozzie
