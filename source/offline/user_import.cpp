@@ -199,7 +199,7 @@ public:
                 report(line, *failure);
                 continue;
             }
-            if (exported && (batch_ids_.contains(u.id) || found(store_.get(*ulid_of_user_id(u.id))))) {
+            if (exported && (batch_ids_.contains(u.id) || found(store_.get({}, *ulid_of_user_id(u.id))))) {
                 report(line, id_taken(u.id));
                 continue;
             }

@@ -29,13 +29,13 @@ result<user> by_external_answer(result<user> found, std::string_view external_us
 result<user> find_by_id(const store& s, std::string_view client_id, std::string_view id) {
     const auto ulid = ulid_of_user_id(id);
     if (!ulid) return messages::user_not_found(id);
-    return by_id_answer(s.get(*ulid), client_id, id);
+    return by_id_answer(s.get(client_id, *ulid), client_id, id);
 }
 
 awaitable<result<user>> async_find_by_id(const store& s, std::string_view client_id, std::string_view id) {
     const auto ulid = ulid_of_user_id(id);
     if (!ulid) co_return messages::user_not_found(id);
-    co_return by_id_answer(co_await s.async_get(*ulid), client_id, id);
+    co_return by_id_answer(co_await s.async_get(client_id, *ulid), client_id, id);
 }
 
 result<user> find_by_external(const store& s, std::string_view client_id, std::string_view external_user_id) {

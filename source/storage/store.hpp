@@ -44,8 +44,10 @@ public:
     // blocking calls. Thread-safe. Errors: not_found; unavailable (the database cannot be
     // reached); internal.
 
-    // The user with this ULID.
-    virtual result<user> get(std::string_view ulid) const = 0;
+    // The user with this ULID, whoever's it is (the service answers 403 for another client's).
+    // `client_id` is where to look first: a store sharded by client (PostgreSQL under Citus)
+    // then asks the caller's shard for its own users, and every shard only for a miss.
+    virtual result<user> get(std::string_view client_id, std::string_view ulid) const = 0;
     // The user indexed for (client_id, external_user_id).
     virtual result<user> find_external(std::string_view client_id, std::string_view external_user_id) const = 0;
     // The answer kept under a client's idempotency key, expired or not.
@@ -65,7 +67,9 @@ public:
     // The same reads for a coroutine on a network thread's io_context, which they never block.
     // By default they answer with the blocking ones at once: right for a store whose reads cost
     // microseconds (RocksDB's block cache); a store across the network overrides them.
-    virtual awaitable<result<user>> async_get(std::string_view ulid) const { co_return get(ulid); }
+    virtual awaitable<result<user>> async_get(std::string_view client_id, std::string_view ulid) const {
+        co_return get(client_id, ulid);
+    }
     virtual awaitable<result<user>> async_find_external(std::string_view client_id,
                                                         std::string_view external_user_id) const {
         co_return find_external(client_id, external_user_id);

@@ -126,11 +126,11 @@ struct store_fixture : fresh_database {
 
     // The user is stored and found both ways, exactly as given.
     void check_stored(const user& u) {
-        BOOST_TEST(describe(store->get(ulid_of(u))) == describe(u));
+        BOOST_TEST(describe(store->get({}, ulid_of(u))) == describe(u));
         BOOST_TEST(describe(store->find_external(u.client_id, u.external_user_id)) == describe(u));
     }
     void check_absent(const user& u) {
-        BOOST_TEST(outcome(store->get(ulid_of(u))) == "NOT_FOUND");
+        BOOST_TEST(outcome(store->get({}, ulid_of(u))) == "NOT_FOUND");
     }
     long long count(const std::string& sql) { return pg::query_integer(conn.get(), sql); }
 };
@@ -174,12 +174,12 @@ BOOST_FIXTURE_TEST_CASE(users_round_trip_every_field, store_fixture) {
 
 BOOST_FIXTURE_TEST_CASE(unknown_ids_are_not_found, store_fixture) {
     const user u = users.make("c", "x");
-    BOOST_TEST(outcome(store->get(ulid_of(u))) == "NOT_FOUND");
+    BOOST_TEST(outcome(store->get({}, ulid_of(u))) == "NOT_FOUND");
     BOOST_TEST(outcome(store->find_external("c", "x")) == "NOT_FOUND");
     BOOST_TEST(outcome(store->find_kept("c", "key")) == "NOT_FOUND");
     BOOST_TEST(flags(insert({u})) == "1");
     BOOST_TEST(outcome(store->find_external("d", "x")) == "NOT_FOUND");  // another client's
-    BOOST_TEST(outcome(store->get(ulid_of(u))) == "ok");  // by id, whatever the client
+    BOOST_TEST(outcome(store->get({}, ulid_of(u))) == "ok");  // by id, whatever the client
 }
 
 BOOST_FIXTURE_TEST_CASE(an_empty_batch_stores_nothing, store_fixture) {
@@ -441,7 +441,7 @@ struct async_answers {
 };
 
 awaitable<void> read_async(const ozzie::postgres_store& store, user u, async_answers* out) {
-    out->by_id = describe(co_await store.async_get(ulid_of(u)));
+    out->by_id = describe(co_await store.async_get({}, ulid_of(u)));
     out->by_external = describe(co_await store.async_find_external(u.client_id, u.external_user_id));
     const auto k = co_await store.async_find_kept(u.client_id, "async-key");
     out->kept_status = k ? std::to_string(k->answer.status) : outcome(k);
@@ -449,7 +449,7 @@ awaitable<void> read_async(const ozzie::postgres_store& store, user u, async_ans
     range.client_id = u.client_id;
     const auto page = co_await store.async_list(range);
     out->page = page ? std::to_string(page->users.size()) + (page->has_more ? "+" : "") : outcome(page);
-    out->missing = outcome(co_await store.async_get("01ARZ3NDEKTSV4RRFFQ69G5FAV"));
+    out->missing = outcome(co_await store.async_get({}, "01ARZ3NDEKTSV4RRFFQ69G5FAV"));
 }
 
 }  // namespace
@@ -501,7 +501,7 @@ BOOST_FIXTURE_TEST_CASE(blocking_reads_from_many_threads_beside_the_writer, stor
     for (int t = 0; t < 4; ++t)
         readers.emplace_back([&] {
             for (int i = 0; i < 50; ++i) {
-                const auto got = store->get(ulid_of(first));
+                const auto got = store->get({}, ulid_of(first));
                 const auto page = store->list({.client_id = "c", .stage = {}, .cursor = {}, .newer = false, .limit = 5});
                 (got && page ? found : failed).fetch_add(1);
             }
@@ -521,7 +521,7 @@ BOOST_AUTO_TEST_CASE(an_outage_answers_unavailable_at_once_and_the_store_recover
     user_factory users;
     const user before = users.make("c", "before");
     BOOST_TEST(flags(store.insert(std::vector<user>{before}, {})) == "1");
-    BOOST_TEST(outcome(store.get(ulid_of(before))) == "ok");
+    BOOST_TEST(outcome(store.get({}, ulid_of(before))) == "ok");
 
     cluster.stop();
     const user during = users.make("c", "during");
@@ -530,7 +530,7 @@ BOOST_AUTO_TEST_CASE(an_outage_answers_unavailable_at_once_and_the_store_recover
     std::string write, read, probe;
     for (int i = 0; i < 3; ++i) {
         write = flags(store.insert(std::vector<user>{during}, {}));
-        read = outcome(store.get(ulid_of(before)));
+        read = outcome(store.get({}, ulid_of(before)));
         probe = outcome(store.probe_write());
     }
     const auto took = duration<double>(steady_clock::now() - began).count();
@@ -550,8 +550,8 @@ BOOST_AUTO_TEST_CASE(an_outage_answers_unavailable_at_once_and_the_store_recover
     }
     BOOST_TEST(again == "1");
     BOOST_TEST(store.stats().writable);
-    BOOST_TEST(outcome(store.get(ulid_of(during))) == "ok");
-    BOOST_TEST(outcome(store.get(ulid_of(before))) == "ok");
+    BOOST_TEST(outcome(store.get({}, ulid_of(during))) == "ok");
+    BOOST_TEST(outcome(store.get({}, ulid_of(before))) == "ok");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -347,7 +347,7 @@ BOOST_AUTO_TEST_CASE(a_failed_write_keeps_neither_the_user_nor_the_answer) {
     fs->failing = true;
     BOOST_TEST(outcome(store.insert(users, keep)) == "SERVICE_UNAVAILABLE");
     BOOST_TEST(outcome(store.find_kept("acme", "k")) == "NOT_FOUND");
-    BOOST_TEST(outcome(store.get(users[0].id.substr(8))) == "NOT_FOUND");
+    BOOST_TEST(outcome(store.get({}, users[0].id.substr(8))) == "NOT_FOUND");
     fs->failing = false;
     // The store recovers by itself; the same write then keeps both.
     bool written = false;
@@ -361,7 +361,7 @@ BOOST_AUTO_TEST_CASE(a_failed_write_keeps_neither_the_user_nor_the_answer) {
     BOOST_TEST(kept->fingerprint == "fp");
     BOOST_TEST((kept->created_at == now));
     BOOST_TEST((kept->answer == ozzie::kept_answer{201, {{"ETag", "\"t\""}}, "body"}));
-    BOOST_TEST(store.get(users[0].id.substr(8)).has_value());
+    BOOST_TEST(store.get({}, users[0].id.substr(8)).has_value());
 }
 
 // Compactions drop the answers older than the TTL and keep the others; lookups through the

@@ -116,7 +116,7 @@ struct store_fixture {
 
     // The user is stored and reachable both ways, and the index points at it.
     void check_stored(const ozzie::user& u) {
-        auto got = store->get(ulid_of(u));
+        auto got = store->get({}, ulid_of(u));
         BOOST_TEST_REQUIRE(outcome(got) == "ok", "get " << u.id);
         check_same_user(*got, u);
         auto indexed = store->find_external(u.client_id, u.external_user_id);
@@ -168,10 +168,10 @@ BOOST_AUTO_TEST_CASE(unusual_values_round_trip) {
 BOOST_AUTO_TEST_CASE(get_of_unknown_ulid_is_not_found) {
     ozzie::ulid_generator gen;
     const auto unknown = gen.next(time_point_cast<milliseconds>(system_clock::now())).text;
-    BOOST_TEST(outcome(store->get(unknown)) == "NOT_FOUND");
+    BOOST_TEST(outcome(store->get({}, unknown)) == "NOT_FOUND");
     // Also after something else was stored.
     BOOST_TEST(flags(insert({users.make("c", "e")})) == "1");
-    BOOST_TEST(outcome(store->get(unknown)) == "NOT_FOUND");
+    BOOST_TEST(outcome(store->get({}, unknown)) == "NOT_FOUND");
 }
 
 BOOST_AUTO_TEST_CASE(find_external_of_unknown_is_not_found) {
@@ -192,7 +192,7 @@ BOOST_AUTO_TEST_CASE(duplicate_within_one_batch_keeps_only_the_first) {
     const ozzie::user second = users.make("c", "dup");
     BOOST_TEST(flags(insert({first, second})) == "1,0");
     check_stored(first);
-    BOOST_TEST(outcome(store->get(ulid_of(second))) == "NOT_FOUND");
+    BOOST_TEST(outcome(store->get({}, ulid_of(second))) == "NOT_FOUND");
 }
 
 BOOST_AUTO_TEST_CASE(mixed_batch_stores_the_free_ones) {
@@ -205,8 +205,8 @@ BOOST_AUTO_TEST_CASE(mixed_batch_stores_the_free_ones) {
     check_stored(a);
     check_stored(b);
     check_stored(b_other_client);
-    BOOST_TEST(outcome(store->get(ulid_of(a_again))) == "NOT_FOUND");
-    BOOST_TEST(outcome(store->get(ulid_of(a_third))) == "NOT_FOUND");
+    BOOST_TEST(outcome(store->get({}, ulid_of(a_again))) == "NOT_FOUND");
+    BOOST_TEST(outcome(store->get({}, ulid_of(a_third))) == "NOT_FOUND");
 }
 
 BOOST_AUTO_TEST_CASE(same_external_id_under_two_clients_is_two_users) {
@@ -231,7 +231,7 @@ BOOST_AUTO_TEST_CASE(conflict_against_an_existing_user) {
     BOOST_TEST(flags(insert({original})) == "1");
     const ozzie::user intruder = users.make("c", "usr_8821");
     BOOST_TEST(flags(insert({intruder})) == "0");
-    BOOST_TEST(outcome(store->get(ulid_of(intruder))) == "NOT_FOUND");
+    BOOST_TEST(outcome(store->get({}, ulid_of(intruder))) == "NOT_FOUND");
     // The index still points at the original, unchanged.
     check_stored(original);
 }
@@ -296,7 +296,7 @@ BOOST_AUTO_TEST_CASE(refused_duplicate_is_not_there_after_reopen) {
     BOOST_TEST(flags(insert({first, second})) == "1,0");
     reopen();
     check_stored(first);
-    BOOST_TEST(outcome(store->get(ulid_of(second))) == "NOT_FOUND");
+    BOOST_TEST(outcome(store->get({}, ulid_of(second))) == "NOT_FOUND");
 }
 
 BOOST_AUTO_TEST_CASE(sync_false_works_and_persists) {
@@ -349,7 +349,7 @@ std::vector<bool> crash_users_in(const std::filesystem::path& data_dir) {
         }
         BOOST_TEST(indexed->external_user_id == "crash_" + std::to_string(i));
         BOOST_TEST(opt(indexed->name) == opt("crash user " + std::to_string(i)));
-        auto got = store.get(std::string_view(indexed->id).substr(8));
+        auto got = store.get({}, std::string_view(indexed->id).substr(8));
         BOOST_TEST_REQUIRE(outcome(got) == "ok", "the record of user " << i << " is gone, its index entry is not");
         BOOST_TEST((*got == *indexed));
         present.push_back(true);
@@ -628,7 +628,7 @@ BOOST_AUTO_TEST_CASE(load_writes_the_keys_and_values_insert_writes) {
         BOOST_TEST_REQUIRE(outcome(loaded.load(std::span(all).subspan(5))) == "ok");
         BOOST_TEST_REQUIRE(outcome(loaded.finish_load()) == "ok");
         for (const auto& u : all) {  // read back at once, as the import's conflict checks do
-            BOOST_TEST(outcome(loaded.get(ulid_of(u))) == "ok");
+            BOOST_TEST(outcome(loaded.get({}, ulid_of(u))) == "ok");
             BOOST_TEST(outcome(loaded.find_external(u.client_id, u.external_user_id)) == "ok");
         }
     }

@@ -30,8 +30,8 @@ namespace {
 
 // ---------------------------------------------------------------------------------------------
 // The statements, prepared on every connection when it connects. Every one of a request is
-// filtered by client_id first (one shard under Citus), except user_by_id: the 403-or-404 check
-// for an id needs its user whatever its client.
+// filtered by client_id first (one shard under Citus), except user_by_id: after a miss of
+// user_of_client, the 403-or-404 check for an id needs its user whatever its client.
 
 constexpr const char* user_columns =
     "client_id, id, external_user_id, name, email, phone, language, onboarding_stage, created_at";
@@ -50,6 +50,7 @@ const std::vector<pg::prepared_statement>& statements() {
         const std::string cols = user_columns;
         const std::string as_read = user_as_read;
         std::vector<pg::prepared_statement> s;
+        s.push_back({"user_of_client", "select " + cols + " from users where client_id = $1 and id = $2"});
         s.push_back({"user_by_id", "select " + cols + " from users where id = $1"});
         s.push_back({"user_by_external", "select " + cols + " from users where client_id = $1 and external_user_id = $2"});
         // A page newest first from a cursor ($2; "~" sorts after every ULID), or the `limit`
@@ -282,10 +283,16 @@ awaitable<result<user>> read_user(pg::async_connection& c, pg::command cmd, cons
     co_return std::move(*u);
 }
 
-awaitable<result<user>> get_user(pg::async_connection& c, std::string ulid) {
-    std::vector<pg::param> p;
-    p.push_back(pg::param::text(std::move(ulid)));
-    co_return co_await read_user(c, prepared("user_by_id", std::move(p)), "get user");
+// The caller's user first, then, for a miss, anyone's (see store::get).
+awaitable<result<user>> get_user(pg::async_connection& c, std::string client_id, std::string ulid) {
+    std::vector<pg::param> own;
+    own.push_back(pg::param::text(std::move(client_id)));
+    own.push_back(pg::param::text(ulid));
+    auto found = co_await read_user(c, prepared("user_of_client", std::move(own)), "get user");
+    if (found || found.error().code != errc::not_found) co_return found;
+    std::vector<pg::param> any;
+    any.push_back(pg::param::text(std::move(ulid)));
+    co_return co_await read_user(c, prepared("user_by_id", std::move(any)), "get user");
 }
 
 awaitable<result<user>> find_external_user(pg::async_connection& c, std::string client_id, std::string external) {
@@ -613,8 +620,9 @@ postgres_store::~postgres_store() {
     i.writer.reset();
 }
 
-result<user> postgres_store::get(std::string_view ulid) const {
-    return impl_->block<user>([this, ulid]() -> awaitable<result<user>> { co_return co_await async_get(ulid); });
+result<user> postgres_store::get(std::string_view client_id, std::string_view ulid) const {
+    return impl_->block<user>(
+        [this, client_id, ulid]() -> awaitable<result<user>> { co_return co_await async_get(client_id, ulid); });
 }
 
 result<user> postgres_store::find_external(std::string_view client_id, std::string_view external_user_id) const {
@@ -633,9 +641,9 @@ result<user_page> postgres_store::list(const list_range& range) const {
     return impl_->block<user_page>([this, &range]() -> awaitable<result<user_page>> { co_return co_await async_list(range); });
 }
 
-awaitable<result<user>> postgres_store::async_get(std::string_view ulid) const {
+awaitable<result<user>> postgres_store::async_get(std::string_view client_id, std::string_view ulid) const {
     const auto c = impl_->reader(co_await net::this_coro::executor);
-    co_return co_await get_user(*c, std::string(ulid));
+    co_return co_await get_user(*c, std::string(client_id), std::string(ulid));
 }
 
 awaitable<result<user>> postgres_store::async_find_external(std::string_view client_id,

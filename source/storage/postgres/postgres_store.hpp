@@ -46,12 +46,12 @@ public:
     postgres_store(const postgres_store&) = delete;
     postgres_store& operator=(const postgres_store&) = delete;
 
-    result<user> get(std::string_view ulid) const override;
+    result<user> get(std::string_view client_id, std::string_view ulid) const override;
     result<user> find_external(std::string_view client_id, std::string_view external_user_id) const override;
     result<kept_record> find_kept(std::string_view client_id, std::string_view key) const override;
     result<user_page> list(const list_range& range) const override;
 
-    awaitable<result<user>> async_get(std::string_view ulid) const override;
+    awaitable<result<user>> async_get(std::string_view client_id, std::string_view ulid) const override;
     awaitable<result<user>> async_find_external(std::string_view client_id,
                                                 std::string_view external_user_id) const override;
     awaitable<result<kept_record>> async_find_kept(std::string_view client_id, std::string_view key) const override;

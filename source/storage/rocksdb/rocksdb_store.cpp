@@ -185,7 +185,7 @@ rocksdb_store::rocksdb_store(const store_options& options, std::shared_ptr<rocks
 
 rocksdb_store::~rocksdb_store() = default;
 
-result<user> rocksdb_store::get(std::string_view ulid) const { return impl_->read_user({}, ulid); }
+result<user> rocksdb_store::get(std::string_view, std::string_view ulid) const { return impl_->read_user({}, ulid); }
 
 result<user> rocksdb_store::find_external(std::string_view client_id, std::string_view external_user_id) const {
     rocksdb::PinnableSlice value;

@@ -40,7 +40,7 @@ public:
     // The user's, from its record or its index entry (which carries a copy of the record), in
     // one read; the list from the list index. Reads answer at once: from the block cache or the
     // local disk, in microseconds.
-    result<user> get(std::string_view ulid) const override;
+    result<user> get(std::string_view client_id, std::string_view ulid) const override;  // one read by ULID
     result<user> find_external(std::string_view client_id, std::string_view external_user_id) const override;
     result<kept_record> find_kept(std::string_view client_id, std::string_view key) const override;
     result<user_page> list(const list_range& range) const override;
