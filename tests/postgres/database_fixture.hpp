@@ -4,10 +4,10 @@
 #pragma once
 
 #include "support/postgres_cluster.hpp"
+#include "support/scratch_database.hpp"
 
 #include "storage/postgres/libpq.hpp"
 
-#include <atomic>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -33,38 +33,10 @@ private:
 
 // A database of its own for one test, created in the suite's cluster and dropped after it, with
 // a connection to it. Tests must not stop the suite's cluster: one that does makes its own.
-struct fresh_database {
-    fresh_database() : name_("test_" + std::to_string(++counter())) {
-        admin_ = postgres::connect(suite_cluster::get().url());
-        postgres::exec(admin_.get(), "create database " + name_);
-        conn = postgres::connect(url());
-    }
-    ~fresh_database() {
-        conn.reset();
-        try {
-            postgres::exec(admin_.get(), "drop database if exists " + name_ + " with (force)");
-        } catch (...) {
-            // The cluster goes with the suite anyway.
-        }
-    }
-    fresh_database(const fresh_database&) = delete;
-    fresh_database& operator=(const fresh_database&) = delete;
-
-    const std::string& name() const noexcept { return name_; }
-    std::string url() const { return suite_cluster::get().url(name_); }
-    // The cluster's maintenance database, for statements about databases (create, drop).
-    PGconn* admin() const noexcept { return admin_.get(); }
+struct fresh_database : scratch_database {
+    fresh_database() : scratch_database(suite_cluster::get(), "test"), conn(postgres::connect(url())) {}
 
     postgres::connection conn;  // to this test's database
-
-private:
-    static std::atomic<int>& counter() {
-        static std::atomic<int> n{0};
-        return n;
-    }
-
-    std::string name_;
-    postgres::connection admin_;
 };
 
 // The SQLSTATE with which `sql` fails on `conn`; empty if it succeeds.

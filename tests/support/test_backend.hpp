@@ -5,19 +5,15 @@
 #pragma once
 
 #include "support/postgres_cluster.hpp"
+#include "support/scratch_database.hpp"
 
-#include "storage/postgres/libpq.hpp"
 #include "storage/postgres/schema.hpp"
 
 #include <ozzie/config.hpp>
 
 #include <boost/test/unit_test.hpp>
 
-#include <atomic>
 #include <cstdlib>
-#include <memory>
-#include <mutex>
-#include <string>
 #include <string_view>
 
 namespace ozzie::testing {
@@ -46,34 +42,10 @@ inline postgres_cluster& process_cluster() {
 
 // A new database in the process's cluster with the latest schema, dropped when destroyed: what
 // one fixture's servers share, as they would share a data directory.
-class test_database {
-public:
-    test_database() : name_("http_" + std::to_string(++counter())) {
-        admin_ = postgres::connect(process_cluster().url());
-        postgres::exec(admin_.get(), "create database " + name_);
-        const auto conn = postgres::connect(url());
-        postgres::migrate(conn.get());
+struct test_database : scratch_database {
+    test_database() : scratch_database(process_cluster(), "http") {
+        postgres::migrate(postgres::connect(url()).get());
     }
-    ~test_database() {
-        try {
-            postgres::exec(admin_.get(), "drop database if exists " + name_ + " with (force)");
-        } catch (...) {
-            // The cluster goes with the process anyway.
-        }
-    }
-    test_database(const test_database&) = delete;
-    test_database& operator=(const test_database&) = delete;
-
-    std::string url() const { return process_cluster().url(name_); }
-
-private:
-    static std::atomic<int>& counter() {
-        static std::atomic<int> n{0};
-        return n;
-    }
-
-    std::string name_;
-    postgres::connection admin_;
 };
 
 }  // namespace ozzie::testing
