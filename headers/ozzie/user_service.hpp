@@ -148,7 +148,9 @@ public:
     // thread until answered. For a coroutine on an io_context, such as the HTTP server's network
     // threads, each has a twin that never blocks it: on RocksDB it answers at once (a read from
     // the block cache or the local disk), on PostgreSQL its query goes on a connection of the
-    // io_context's own. Their arguments must live until they are answered.
+    // io_context's own. Their arguments must live until they are answered. On PostgreSQL the
+    // io_context must be run by one thread only (its connections are not thread-safe), and it
+    // holds those connections, so its run() returns only once stopped.
     awaitable<result<user>> async_find_by_id(std::string_view client_id, std::string_view id) const;
     awaitable<result<user>> async_find_by_external(std::string_view client_id,
                                                    std::string_view external_user_id) const;
