@@ -187,7 +187,7 @@ std::string holder_key(std::string_view client_id, std::string_view external_use
 // How often a write the store refused as stale is tried (each change then alone) before it is
 // answered SERVICE_UNAVAILABLE: only a store that other server nodes write to (PostgreSQL) can
 // refuse so, when another node changed one of its users between this writer's read and write.
-constexpr int stale_write_tries = 3;
+constexpr int stale_write_tries = 5;
 
 // The answer to the changes of an update or removal the store refused with `e`: still stale
 // after the last try (conflict) is worth a retry from the client, as unavailable is.
