@@ -282,17 +282,19 @@ awaitable<result<user>> read_user(pg::async_connection& c, pg::command cmd, cons
     co_return std::move(*u);
 }
 
-awaitable<result<user>> get_user(pg::async_connection& c, std::string ulid) {
+// `operation` names the read in the log ("... on a replica" for a replica's).
+awaitable<result<user>> get_user(pg::async_connection& c, std::string ulid, const char* operation = "get user") {
     std::vector<pg::param> p;
     p.push_back(pg::param::text(std::move(ulid)));
-    co_return co_await read_user(c, prepared("user_by_id", std::move(p)), "get user");
+    co_return co_await read_user(c, prepared("user_by_id", std::move(p)), operation);
 }
 
-awaitable<result<user>> find_external_user(pg::async_connection& c, std::string client_id, std::string external) {
+awaitable<result<user>> find_external_user(pg::async_connection& c, std::string client_id, std::string external,
+                                           const char* operation = "get external id") {
     std::vector<pg::param> p;
     p.push_back(pg::param::text(std::move(client_id)));
     p.push_back(pg::param::text(std::move(external)));
-    co_return co_await read_user(c, prepared("user_by_external", std::move(p)), "get external id");
+    co_return co_await read_user(c, prepared("user_by_external", std::move(p)), operation);
 }
 
 awaitable<result<kept_record>> find_kept_record(pg::async_connection& c, std::string client_id, std::string key) {
@@ -350,41 +352,82 @@ owned_range own(const store::list_range& r) {
 
 struct pool_config {
     std::string url;
+    std::vector<std::string> replica_urls;
     std::size_t size = 1;
     std::chrono::milliseconds timeout{5000};
 };
 
-// One store's readers on one io_context. Holds a copy of the configuration only: it may outlive
-// the store.
+// Connections to `url`, `size` of them, on `ex`.
+std::vector<std::shared_ptr<pg::async_connection>> open_connections(executor ex, const std::string& url, std::size_t size,
+                                                                    std::chrono::milliseconds timeout, const char* name) {
+    std::vector<std::shared_ptr<pg::async_connection>> made;
+    for (std::size_t i = 0; i < std::max<std::size_t>(size, 1); ++i) {
+        pg::connection_options o;
+        o.url = url;
+        o.statements = statements();
+        o.timeout = timeout;
+        o.name = name;
+        if (std::string_view(name) == "replica")
+            o.outage_effect = "lookups go to the primary until it has connected again";
+        made.push_back(pg::async_connection::start(ex, std::move(o)));
+    }
+    return made;
+}
+
+// One store's readers on one io_context: `size` connections to the primary, made with the pool,
+// and as many to each replica, made on the first lookup that asks for one (a pool that only
+// serves the primary's reads, the store's own for its blocking calls, never connects to a
+// replica). Holds a copy of the configuration only: it may outlive the store.
 class reader_pool {
 public:
-    reader_pool(executor ex, const pool_config& config) : ex_(ex) {
-        for (std::size_t i = 0; i < std::max<std::size_t>(config.size, 1); ++i) {
-            pg::connection_options o;
-            o.url = config.url;
-            o.statements = statements();
-            o.timeout = config.timeout;
-            o.name = "reader";
-            connections_.push_back(pg::async_connection::start(ex, std::move(o)));
-        }
+    // `first`: where the turn among the replica connections starts, so that the io_contexts of
+    // a store spread their first lookups over the replicas.
+    reader_pool(executor ex, pool_config config, std::size_t first)
+        : ex_(ex), config_(std::move(config)), next_replica_(first) {
+        primary_ = open_connections(ex_, config_.url, config_.size, config_.timeout, "reader");
     }
-    // The next connection in turn, preferring one that is up.
-    std::shared_ptr<pg::async_connection> pick() {
-        for (std::size_t tries = 0; tries < connections_.size(); ++tries) {
-            auto& c = connections_[next_++ % connections_.size()];
+    // The next primary connection in turn, preferring one that is up.
+    std::shared_ptr<pg::async_connection> primary() {
+        for (std::size_t tries = 0; tries < primary_.size(); ++tries) {
+            auto& c = primary_[next_++ % primary_.size()];
             if (c->ready()) return c;
         }
-        return connections_[next_++ % connections_.size()];
+        return primary_[next_++ % primary_.size()];
+    }
+    // The next replica connection in turn that is up (round-robin over every replica's), or null
+    // if none is: connecting, down (the replica stopped, unreachable), or no replica configured.
+    // A lookup then goes to the primary at once, never waiting for a replica.
+    std::shared_ptr<pg::async_connection> replica() {
+        if (config_.replica_urls.empty()) return nullptr;
+        if (replicas_.empty()) {
+            if (closed_) return nullptr;
+            for (const auto& url : config_.replica_urls) {
+                auto made = open_connections(ex_, url, config_.size, config_.timeout, "replica");
+                replicas_.insert(replicas_.end(), made.begin(), made.end());
+            }
+            return nullptr;  // none is up yet: this lookup goes to the primary
+        }
+        for (std::size_t tries = 0; tries < replicas_.size(); ++tries) {
+            auto& c = replicas_[next_replica_++ % replicas_.size()];
+            if (c->ready()) return c;
+        }
+        return nullptr;
     }
     void close() {
-        for (auto& c : connections_) c->close();
+        closed_ = true;
+        for (auto& c : primary_) c->close();
+        for (auto& c : replicas_) c->close();
     }
     const executor& get_executor() const noexcept { return ex_; }
 
 private:
     executor ex_;
-    std::vector<std::shared_ptr<pg::async_connection>> connections_;
+    pool_config config_;
+    std::vector<std::shared_ptr<pg::async_connection>> primary_;
+    std::vector<std::shared_ptr<pg::async_connection>> replicas_;
     std::size_t next_ = 0;
+    std::size_t next_replica_ = 0;
+    bool closed_ = false;
 };
 
 // The pools of an io_context, one per store (by the store's serial number, never reused: a
@@ -395,10 +438,11 @@ public:
     static inline net::execution_context::id id;
     explicit pool_service(net::execution_context& ctx) : service(ctx) {}
 
-    std::shared_ptr<reader_pool> pool_for(std::uint64_t store, executor ex, const pool_config& config) {
+    std::shared_ptr<reader_pool> pool_for(std::uint64_t store, executor ex, const pool_config& config,
+                                          std::atomic<std::size_t>& pools_made) {
         std::lock_guard lock(mutex_);
         auto& p = pools_[store];
-        if (!p) p = std::make_shared<reader_pool>(ex, config);
+        if (!p) p = std::make_shared<reader_pool>(ex, config, pools_made++);
         return p;
     }
 
@@ -435,14 +479,17 @@ struct postgres_store::impl {
     std::shared_ptr<pg::async_connection> writer;  // the writes, one at a time
     std::thread thread;
 
+    mutable std::atomic<std::size_t> pools_made{0};
+
     explicit impl(postgres_store_options o) : options(std::move(o)) {
         readers.url = options.url;
+        readers.replica_urls = options.replica_urls;
         readers.size = options.connections_per_thread;
         readers.timeout = options.read_timeout;
     }
 
     // This io_context's pool for this store; a one-entry cache per thread spares the lookup.
-    std::shared_ptr<pg::async_connection> reader(const executor& ex) const {
+    std::shared_ptr<reader_pool> pool(const executor& ex) const {
         struct cached {
             std::uint64_t store = 0;
             const net::execution_context* context = nullptr;
@@ -450,11 +497,12 @@ struct postgres_store::impl {
         };
         thread_local cached last;
         if (last.store == serial && last.context == &ex.context())
-            if (auto p = last.pool.lock()) return p->pick();
-        auto p = net::use_service<pool_service>(ex.context()).pool_for(serial, ex, readers);
+            if (auto p = last.pool.lock()) return p;
+        auto p = net::use_service<pool_service>(ex.context()).pool_for(serial, ex, readers, pools_made);
         last = {serial, &ex.context(), p};
-        return p->pick();
+        return p;
     }
+    std::shared_ptr<pg::async_connection> reader(const executor& ex) const { return pool(ex)->primary(); }
 
     // Runs `op` (a coroutine function) on the store's thread, blocking this one until it ends.
     template <class T, class Op>
@@ -584,10 +632,6 @@ postgres_store::postgres_store(postgres_store_options options) : impl_(std::make
         const auto conn = pg::connect(impl_->options.url);  // throws postgres::error, a runtime_error
         if (const auto refusal = pg::check_schema(conn.get())) throw std::runtime_error(*refusal);
     }
-    if (!impl_->options.replica_urls.empty())
-        log(log_level::warning, "postgres_replicas_unused",
-            {{"replicas", impl_->options.replica_urls.size()},
-             {"effect", "this build reads from the primary only"}});
     auto& i = *impl_;
     i.work.emplace(i.io.get_executor());
     pg::connection_options w;
@@ -613,13 +657,21 @@ postgres_store::~postgres_store() {
     i.writer.reset();
 }
 
+// The blocking reads (the writer's, the library's) stay on the primary: the writer decides on
+// what they answer, and must see every commit.
 result<user> postgres_store::get(std::string_view ulid) const {
-    return impl_->block<user>([this, ulid]() -> awaitable<result<user>> { co_return co_await async_get(ulid); });
+    auto& i = *impl_;
+    return i.block<user>([&i, ulid]() -> awaitable<result<user>> {
+        const auto c = i.reader(co_await net::this_coro::executor);
+        co_return co_await get_user(*c, std::string(ulid));
+    });
 }
 
 result<user> postgres_store::find_external(std::string_view client_id, std::string_view external_user_id) const {
-    return impl_->block<user>([this, client_id, external_user_id]() -> awaitable<result<user>> {
-        co_return co_await async_find_external(client_id, external_user_id);
+    auto& i = *impl_;
+    return i.block<user>([&i, client_id, external_user_id]() -> awaitable<result<user>> {
+        const auto c = i.reader(co_await net::this_coro::executor);
+        co_return co_await find_external_user(*c, std::string(client_id), std::string(external_user_id));
     });
 }
 
@@ -633,15 +685,29 @@ result<user_page> postgres_store::list(const list_range& range) const {
     return impl_->block<user_page>([this, &range]() -> awaitable<result<user_page>> { co_return co_await async_list(range); });
 }
 
+// A lookup asks a replica first, if one is up on this io_context, and the primary when the
+// replica does not find the user (it may not have replayed a fresh create yet) or fails (it
+// stopped, is unreachable, cancelled the query for a recovery conflict...): a client reads its
+// own create, and a replica's trouble costs a round trip to the primary, never an error.
 awaitable<result<user>> postgres_store::async_get(std::string_view ulid) const {
-    const auto c = impl_->reader(co_await net::this_coro::executor);
-    co_return co_await get_user(*c, std::string(ulid));
+    std::string id(ulid);
+    const auto pool = impl_->pool(co_await net::this_coro::executor);
+    if (const auto replica = pool->replica()) {
+        auto found = co_await get_user(*replica, id, "get user on a replica");
+        if (found) co_return found;
+    }
+    co_return co_await get_user(*pool->primary(), std::move(id));
 }
 
 awaitable<result<user>> postgres_store::async_find_external(std::string_view client_id,
                                                             std::string_view external_user_id) const {
-    const auto c = impl_->reader(co_await net::this_coro::executor);
-    co_return co_await find_external_user(*c, std::string(client_id), std::string(external_user_id));
+    std::string client(client_id), external(external_user_id);
+    const auto pool = impl_->pool(co_await net::this_coro::executor);
+    if (const auto replica = pool->replica()) {
+        auto found = co_await find_external_user(*replica, client, external, "get external id on a replica");
+        if (found) co_return found;
+    }
+    co_return co_await find_external_user(*pool->primary(), std::move(client), std::move(external));
 }
 
 awaitable<result<kept_record>> postgres_store::async_find_kept(std::string_view client_id, std::string_view key) const {
