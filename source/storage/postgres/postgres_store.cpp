@@ -6,19 +6,23 @@
 #include "storage/postgres/libpq.hpp"
 #include "storage/postgres/schema.hpp"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 
 #include <algorithm>
 #include <atomic>
 #include <future>
 #include <mutex>
+#include <random>
 #include <stdexcept>
 #include <thread>
+#include <tuple>
 #include <unordered_map>
 
 namespace ozzie {
@@ -63,13 +67,15 @@ const std::vector<pg::prepared_statement>& statements() {
                                          "and id > $2 order by id limit $3"});
         s.push_back({"kept_by_key", "select fingerprint, created_at, status, headers::text, body from idempotency_keys "
                                     "where client_id = $1 and idempotency_key = $2"});
-        // A batch of creates: one statement. The database decides which are stored, in the
-        // batch's order: a row whose (client, external id) is taken, by the table or by an
-        // earlier row of the same statement, is skipped. An id (primary key) taken is an error.
+        // A batch of creates: one statement. The database decides which are stored: a row whose
+        // (client, external id) is taken, by the table or by an earlier row of the batch with
+        // the same one, is skipped. An id (primary key) taken is an error. The rows go in by
+        // (client, external id), so that two nodes' batches inserting some of the same external
+        // ids take their index entries in the same order, and never deadlock.
         s.push_back({"insert_users",
                      "insert into users (" + cols + ") select " + cols + " from unnest($1::text[], $2::text[], "
                      "$3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::smallint[], $9::bigint[]) "
-                     "with ordinality as u(" + cols + ", n) order by n "
+                     "with ordinality as u(" + cols + ", n) order by client_id, external_user_id, n "
                      "on conflict (client_id, external_user_id) do nothing returning id"});
         // A kept answer: a new key, or one whose answer has expired ($8: created at or before).
         // An answer still alive is never overwritten.
@@ -268,6 +274,38 @@ error damaged(std::string_view operation, std::string_view what) {
 error write_error(const pg::failure& f, std::string_view operation) {
     if (f.sqlstate == "22012" || f.sqlstate == "23505") return {errc::conflict, {}};
     return store_error(f, operation);
+}
+
+// A write's transaction that the database rolled back whole for a deadlock (40P01) or a
+// serialization failure (40001): the same transaction, tried again at once, may well succeed.
+// The writes take their rows in a fixed order (users by client and id or external id, kept
+// answers by client and key) so that other nodes' writes rarely deadlock with them; what still
+// can (a rare mix of moves of external ids) is tried again, up to write_tries times, before its
+// failure is the caller's (unavailable: retry later).
+bool worth_trying_again(const pg::failure& f) { return f.sqlstate == "40P01" || f.sqlstate == "40001"; }
+constexpr int write_tries = 3;
+
+void log_trying_again(const pg::failure& f, std::string_view operation, int attempt) {
+    log(log_level::warning, "storage_retried",
+        {{"operation", operation}, {"sqlstate", f.sqlstate}, {"attempt", attempt}, {"status", f.message}});
+}
+
+// A short pause, random in length, before trying a write again: the transaction that won the
+// deadlock takes the rows first (tried again at once, the loser may take them again before it
+// and deadlock anew), and two nodes' writers that deadlocked with each other do not meet again.
+awaitable<void> pause_before_trying_again(const executor& ex, int attempt) {
+    thread_local std::minstd_rand random(std::random_device{}());
+    const auto ms = std::uniform_int_distribution<int>(10, 40)(random) * attempt;
+    pg::async_connection::steady_timer t(ex, std::chrono::milliseconds(ms));
+    co_await t.async_wait(net::as_tuple(net::use_awaitable_t<executor>{}));
+}
+
+// Kept answers in the order they are written: by client and key.
+std::vector<kept_record> in_key_order(std::vector<kept_record> kept) {
+    std::stable_sort(kept.begin(), kept.end(), [](const kept_record& a, const kept_record& b) {
+        return std::tie(a.client_id, a.key) < std::tie(b.client_id, b.key);
+    });
+    return kept;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -544,18 +582,26 @@ namespace {
 // The operations of the writer. Each is one transaction, on the writer connection, which only
 // the blocking write calls use (one at a time: the commit queue's writer).
 
-awaitable<result<std::vector<bool>>> insert_on(pg::async_connection& c, std::span<const user> users,
-                                               const store::keep_answers& keep, std::chrono::seconds ttl) {
+// One try of insert_on; *again set if it failed in a way worth trying again (nothing applied).
+awaitable<result<std::vector<bool>>> insert_once(pg::async_connection& c, std::span<const user> users,
+                                                 const store::keep_answers& keep, std::chrono::seconds ttl,
+                                                 int attempt, bool* again) {
     std::vector<bool> stored(users.size(), false);
-    if (std::ranges::any_of(users, holds_nul))
-        co_return damaged("insert users", "a user holds a NUL character, which PostgreSQL's text cannot store");
+    const auto failed = [&](const pg::failure& f) -> error {
+        if (attempt < write_tries && worth_trying_again(f)) {
+            log_trying_again(f, "insert users", attempt);
+            *again = true;
+            return {errc::unavailable, {}};
+        }
+        return store_error(f, "insert users");
+    };
     auto held = co_await c.acquire();
     if (!held) co_return store_error(held.error(), "insert users");
     std::vector<pg::command> first;
     first.push_back(plain("begin"));
     if (!users.empty()) first.push_back(insert_users_command(users));
     auto inserted = co_await held->run(std::move(first), false);
-    if (!inserted) co_return store_error(inserted.error(), "insert users");
+    if (!inserted) co_return failed(inserted.error());
     if (!users.empty()) {
         std::unordered_map<std::string_view, std::size_t> place;
         for (std::size_t i = 0; i < users.size(); ++i) place.emplace(ulid_of(users[i]), i);
@@ -565,15 +611,53 @@ awaitable<result<std::vector<bool>>> insert_on(pg::async_connection& c, std::spa
     }
     std::vector<pg::command> second;
     if (keep)
-        for (const auto& r : keep(stored)) second.push_back(keep_command(r, ttl));
+        for (const auto& r : in_key_order(keep(stored))) second.push_back(keep_command(r, ttl));
     second.push_back(plain("commit"));
     auto committed = co_await held->run(std::move(second), true);
-    if (!committed) co_return store_error(committed.error(), "insert users");
+    if (!committed) co_return failed(committed.error());
     co_return stored;
 }
 
-awaitable<result<void>> update_on(pg::async_connection& c, std::span<const store::change> changes,
+awaitable<result<std::vector<bool>>> insert_on(pg::async_connection& c, std::span<const user> users,
+                                               const store::keep_answers& keep, std::chrono::seconds ttl) {
+    if (std::ranges::any_of(users, holds_nul))
+        co_return damaged("insert users", "a user holds a NUL character, which PostgreSQL's text cannot store");
+    for (int attempt = 1;; ++attempt) {
+        bool again = false;
+        auto r = co_await insert_once(c, users, keep, ttl, attempt, &again);
+        if (!again) co_return r;
+        co_await pause_before_trying_again(c.get_executor(), attempt);
+    }
+}
+
+// Runs `commands` as one transaction, again if it is worth it.
+awaitable<pg::outcome<std::vector<pg::rows>>> transaction_trying_again(pg::async_connection& c,
+                                                                       std::vector<pg::command> commands,
+                                                                       std::string_view operation) {
+    for (int attempt = 1;; ++attempt) {
+        auto done = co_await c.transaction(commands);
+        if (done || attempt == write_tries || !worth_trying_again(done.error())) co_return done;
+        log_trying_again(done.error(), operation, attempt);
+        co_await pause_before_trying_again(c.get_executor(), attempt);
+    }
+}
+
+// Users in the order they are written: by client and id.
+template <class T, class Key>
+std::vector<T> in_user_order(std::span<const T> items, Key key) {
+    std::vector<T> sorted(items.begin(), items.end());
+    std::stable_sort(sorted.begin(), sorted.end(), [&key](const T& a, const T& b) {
+        const user& x = key(a);
+        const user& y = key(b);
+        return std::tie(x.client_id, x.id) < std::tie(y.client_id, y.id);
+    });
+    return sorted;
+}
+
+awaitable<result<void>> update_on(pg::async_connection& c, std::span<const store::change> unsorted,
                                   std::span<const kept_record> kept, std::chrono::seconds ttl) {
+    const auto changes =
+        in_user_order(unsorted, [](const store::change& ch) -> const user& { return ch.before; });
     std::vector<pg::command> commands;
     // A user moving its external id parks it first on a value no client can send (external ids
     // hold no control characters) and unique to the user: the unique key is checked row by row,
@@ -592,9 +676,9 @@ awaitable<result<void>> update_on(pg::async_connection& c, std::span<const store
         commands.push_back(change_command(before.external_user_id == after.external_user_id ? before
                                                                                              : parked[next_parked++],
                                           after));
-    for (const auto& r : kept) commands.push_back(keep_command(r, ttl));
+    for (const auto& r : in_key_order({kept.begin(), kept.end()})) commands.push_back(keep_command(r, ttl));
     if (commands.empty()) co_return result<void>{};
-    auto done = co_await c.transaction(std::move(commands));
+    auto done = co_await transaction_trying_again(c, std::move(commands), "update users");
     if (!done) co_return write_error(done.error(), "update users");
     co_return result<void>{};
 }
@@ -602,14 +686,14 @@ awaitable<result<void>> update_on(pg::async_connection& c, std::span<const store
 awaitable<result<void>> remove_on(pg::async_connection& c, std::span<const user> users,
                                   std::span<const kept_record> kept, std::chrono::seconds ttl) {
     std::vector<pg::command> commands;
-    for (const auto& u : users) {
+    for (const auto& u : in_user_order(users, [](const user& x) -> const user& { return x; })) {
         std::vector<pg::param> p;
         add_as_read(p, u);
         commands.push_back(prepared("delete_user", std::move(p)));
     }
-    for (const auto& r : kept) commands.push_back(keep_command(r, ttl));
+    for (const auto& r : in_key_order({kept.begin(), kept.end()})) commands.push_back(keep_command(r, ttl));
     if (commands.empty()) co_return result<void>{};
-    auto done = co_await c.transaction(std::move(commands));
+    auto done = co_await transaction_trying_again(c, std::move(commands), "remove users");
     if (!done) co_return write_error(done.error(), "remove users");
     co_return result<void>{};
 }
