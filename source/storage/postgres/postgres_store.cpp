@@ -395,9 +395,10 @@ struct pool_config {
     std::chrono::milliseconds timeout{5000};
 };
 
-// Connections to `url`, `size` of them, on `ex`.
+// Connections to `url`, `size` of them, on `ex`; `name` and `outage_effect` for the log.
 std::vector<std::shared_ptr<pg::async_connection>> open_connections(executor ex, const std::string& url, std::size_t size,
-                                                                    std::chrono::milliseconds timeout, const char* name) {
+                                                                    std::chrono::milliseconds timeout, const char* name,
+                                                                    const char* outage_effect) {
     std::vector<std::shared_ptr<pg::async_connection>> made;
     for (std::size_t i = 0; i < std::max<std::size_t>(size, 1); ++i) {
         pg::connection_options o;
@@ -405,8 +406,7 @@ std::vector<std::shared_ptr<pg::async_connection>> open_connections(executor ex,
         o.statements = statements();
         o.timeout = timeout;
         o.name = name;
-        if (std::string_view(name) == "replica")
-            o.outage_effect = "lookups go to the primary until it has connected again";
+        o.outage_effect = outage_effect;
         made.push_back(pg::async_connection::start(ex, std::move(o)));
     }
     return made;
@@ -422,7 +422,8 @@ public:
     // a store spread their first lookups over the replicas.
     reader_pool(executor ex, pool_config config, std::size_t first)
         : ex_(ex), config_(std::move(config)), next_replica_(first) {
-        primary_ = open_connections(ex_, config_.url, config_.size, config_.timeout, "reader");
+        primary_ = open_connections(ex_, config_.url, config_.size, config_.timeout, "reader",
+                                    "its statements answer 503 until it has connected again");
     }
     // The next primary connection in turn, preferring one that is up.
     std::shared_ptr<pg::async_connection> primary() {
@@ -440,7 +441,8 @@ public:
         if (replicas_.empty()) {
             if (closed_) return nullptr;
             for (const auto& url : config_.replica_urls) {
-                auto made = open_connections(ex_, url, config_.size, config_.timeout, "replica");
+                auto made = open_connections(ex_, url, config_.size, config_.timeout, "replica",
+                                             "lookups go to the primary until it has connected again");
                 replicas_.insert(replicas_.end(), made.begin(), made.end());
             }
             return nullptr;  // none is up yet: this lookup goes to the primary
