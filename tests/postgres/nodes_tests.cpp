@@ -456,6 +456,12 @@ BOOST_AUTO_TEST_CASE(a_database_stopped_mid_load_answers_503_and_the_server_reco
     const auto status = server.process->wait(60s);
     BOOST_TEST_REQUIRE(status.has_value(), "did not stop on SIGTERM");
     BOOST_TEST(ozzie::testing::describe_status(*status) == "exited with status 0", server.log());
+    // The log tells of the outage once per connection, not once per refused request.
+    const auto log = server.log();
+    std::size_t told = 0;
+    for (auto at = log.find(R"("level":"error")"); at != std::string::npos; at = log.find(R"("level":"error")", at + 1))
+        ++told;
+    BOOST_TEST(told <= 20u, told << " error lines for " << t.unavailable << " answers 503:\n" << log_lines(log));
 }
 
 BOOST_FIXTURE_TEST_CASE(a_node_killed_mid_load_loses_no_acknowledged_create_and_leaves_no_partial_one,
