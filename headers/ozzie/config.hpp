@@ -23,8 +23,10 @@ struct store_options {
     // synchronous_commit makes it).
     std::string postgres{};  // ({}: designated initializers may leave it out without a warning)
     // Streaming replicas of that database for lookups (GET of one user), each as `postgres`; a
-    // lookup that finds nothing on a replica asks the primary, so a client reads its own fresh
-    // create. Default none: every read goes to the primary.
+    // lookup that finds nothing on a replica, or that a replica fails (stopped, unreachable),
+    // asks the primary, so a client reads its own fresh create and a replica down costs no
+    // error. A replica behind the primary may show a user as it was before its latest change.
+    // Lists and idempotency keys read the primary. Default none: every read goes to the primary.
     std::vector<std::string> postgres_replicas{};
     // true: a create is acknowledged only after the WAL is fsynced (survives power loss).
     // false: only after the WAL is written to the OS (survives a process crash). Default true.

@@ -514,6 +514,50 @@ BOOST_FIXTURE_TEST_CASE(blocking_reads_from_many_threads_beside_the_writer, stor
     BOOST_TEST(failed.load() == 0);
 }
 
+// Another node's transaction (here a session of the test) locks a's and b's rows in the order
+// opposite to the writer's: PostgreSQL breaks the deadlock by rolling one of them back. The other
+// session waits far longer before it checks (deadlock_timeout 30 s against the default 1 s), so
+// the writer's transaction is the one rolled back; the store tries it again, and it succeeds
+// once the other session is done, instead of answering unavailable.
+BOOST_FIXTURE_TEST_CASE(a_write_rolled_back_for_a_deadlock_is_tried_again, store_fixture) {
+    const user a = users.make("c", "a");
+    const user b = users.make("c", "b");
+    BOOST_TEST_REQUIRE(flags(insert({a, b})) == "1,1");
+    user a2 = a, b2 = b;
+    a2.name = "A";
+    b2.name = "B";
+    // The writer takes its rows by id: a's first (made first), then b's.
+    const auto other = pg::connect(url());
+    pg::exec(other.get(), "set deadlock_timeout = '30s'; begin; select 1 from users where id = '" + ulid_of(b) +
+                              "' for update");
+    std::optional<ozzie::result<void>> written;
+    std::thread writer([&] { written = update({{b, b2}, {a, a2}}); });
+    // Once the writer holds a's row and waits for b's, the other session asks for a's.
+    const auto waiting = [&] {
+        return count("select count(*) from pg_stat_activity where wait_event_type = 'Lock' and datname = '" + name() +
+                     "'");
+    };
+    const auto until = steady_clock::now() + seconds(60);
+    while (waiting() == 0 && steady_clock::now() < until) std::this_thread::sleep_for(milliseconds(10));
+    BOOST_TEST(waiting() == 1);
+    BOOST_TEST_REQUIRE(PQsendQuery(other.get(), ("select 1 from users where id = '" + ulid_of(a) + "' for update").c_str()) == 1);
+    // It gets the row once the writer's transaction is rolled back (its own deadlock check would
+    // only come after 30 s).
+    std::string answer;
+    while (PGresult* r = PQgetResult(other.get())) {
+        if (answer.empty()) answer = PQresStatus(PQresultStatus(r)) + std::string(" ") + PQresultErrorMessage(r);
+        PQclear(r);
+    }
+    BOOST_TEST(answer.starts_with("PGRES_TUPLES_OK"), answer);
+    // The writer tries again, waits for the other session, and succeeds once it is done.
+    pg::exec(other.get(), "rollback");
+    writer.join();
+    BOOST_TEST_REQUIRE(written.has_value());
+    BOOST_TEST(outcome(*written) == "ok");
+    check_stored(a2);
+    check_stored(b2);
+}
+
 BOOST_AUTO_TEST_CASE(an_outage_answers_unavailable_at_once_and_the_store_recovers_by_itself) {
     ozzie::testing::postgres_cluster cluster;
     pg::migrate(pg::connect(cluster.url()).get());

@@ -170,7 +170,7 @@ void async_connection::fail_all(const failure& why) {
             log(log_level::error, "postgres_unavailable",
                 {{"connection", options_.name},
                  {"reason", why.message},
-                 {"effect", "its statements answer 503 until it has connected again"}});
+                 {"effect", options_.outage_effect}});
             outage_logged_ = true;
         }
     }
@@ -221,7 +221,7 @@ awaitable<bool> async_connection::connect_once() {
             log(log_level::error, "postgres_unavailable",
                 {{"connection", options_.name},
                  {"reason", why},
-                 {"effect", "its statements answer 503 until it has connected"}});
+                 {"effect", options_.outage_effect}});
             outage_logged_ = true;
         }
         return false;

@@ -108,6 +108,8 @@ struct connection_options {
     std::chrono::milliseconds first_backoff{100};
     std::chrono::milliseconds max_backoff{2000};
     std::string name = "postgres";  // what log lines call the connection
+    // What the log says an outage of the connection does.
+    std::string outage_effect = "its statements answer 503 until it has connected again";
 };
 
 class async_connection : public std::enable_shared_from_this<async_connection> {

@@ -6,19 +6,23 @@
 #include "storage/postgres/libpq.hpp"
 #include "storage/postgres/schema.hpp"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 
 #include <algorithm>
 #include <atomic>
 #include <future>
 #include <mutex>
+#include <random>
 #include <stdexcept>
 #include <thread>
+#include <tuple>
 #include <unordered_map>
 
 namespace ozzie {
@@ -64,13 +68,15 @@ const std::vector<pg::prepared_statement>& statements() {
                                          "and id > $2 order by id limit $3"});
         s.push_back({"kept_by_key", "select fingerprint, created_at, status, headers::text, body from idempotency_keys "
                                     "where client_id = $1 and idempotency_key = $2"});
-        // A batch of creates: one statement. The database decides which are stored, in the
-        // batch's order: a row whose (client, external id) is taken, by the table or by an
-        // earlier row of the same statement, is skipped. An id (primary key) taken is an error.
+        // A batch of creates: one statement. The database decides which are stored: a row whose
+        // (client, external id) is taken, by the table or by an earlier row of the batch with
+        // the same one, is skipped. An id (primary key) taken is an error. The rows go in by
+        // (client, external id), so that two nodes' batches inserting some of the same external
+        // ids take their index entries in the same order, and never deadlock.
         s.push_back({"insert_users",
                      "insert into users (" + cols + ") select " + cols + " from unnest($1::text[], $2::text[], "
                      "$3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::smallint[], $9::bigint[]) "
-                     "with ordinality as u(" + cols + ", n) order by n "
+                     "with ordinality as u(" + cols + ", n) order by client_id, external_user_id, n "
                      "on conflict (client_id, external_user_id) do nothing returning id"});
         // A kept answer: a new key, or one whose answer has expired ($8: created at or before).
         // An answer still alive is never overwritten.
@@ -271,6 +277,38 @@ error write_error(const pg::failure& f, std::string_view operation) {
     return store_error(f, operation);
 }
 
+// A write's transaction that the database rolled back whole for a deadlock (40P01) or a
+// serialization failure (40001): the same transaction, tried again at once, may well succeed.
+// The writes take their rows in a fixed order (users by client and id or external id, kept
+// answers by client and key) so that other nodes' writes rarely deadlock with them; what still
+// can (a rare mix of moves of external ids) is tried again, up to write_tries times, before its
+// failure is the caller's (unavailable: retry later).
+bool worth_trying_again(const pg::failure& f) { return f.sqlstate == "40P01" || f.sqlstate == "40001"; }
+constexpr int write_tries = 3;
+
+void log_trying_again(const pg::failure& f, std::string_view operation, int attempt) {
+    log(log_level::warning, "storage_retried",
+        {{"operation", operation}, {"sqlstate", f.sqlstate}, {"attempt", attempt}, {"status", f.message}});
+}
+
+// A short pause, random in length, before trying a write again: the transaction that won the
+// deadlock takes the rows first (tried again at once, the loser may take them again before it
+// and deadlock anew), and two nodes' writers that deadlocked with each other do not meet again.
+awaitable<void> pause_before_trying_again(const executor& ex, int attempt) {
+    thread_local std::minstd_rand random(std::random_device{}());
+    const auto ms = std::uniform_int_distribution<int>(10, 40)(random) * attempt;
+    pg::async_connection::steady_timer t(ex, std::chrono::milliseconds(ms));
+    co_await t.async_wait(net::as_tuple(net::use_awaitable_t<executor>{}));
+}
+
+// Kept answers in the order they are written: by client and key.
+std::vector<kept_record> in_key_order(std::vector<kept_record> kept) {
+    std::stable_sort(kept.begin(), kept.end(), [](const kept_record& a, const kept_record& b) {
+        return std::tie(a.client_id, a.key) < std::tie(b.client_id, b.key);
+    });
+    return kept;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The operations, on a given connection.
 
@@ -283,23 +321,26 @@ awaitable<result<user>> read_user(pg::async_connection& c, pg::command cmd, cons
     co_return std::move(*u);
 }
 
-// The caller's user first, then, for a miss, anyone's (see store::get).
-awaitable<result<user>> get_user(pg::async_connection& c, std::string client_id, std::string ulid) {
+// The caller's user first, then, for a miss, anyone's (see store::get). `operation` names the
+// read in the log ("... on a replica" for a replica's).
+awaitable<result<user>> get_user(pg::async_connection& c, std::string client_id, std::string ulid,
+                                 const char* operation = "get user") {
     std::vector<pg::param> own;
     own.push_back(pg::param::text(std::move(client_id)));
     own.push_back(pg::param::text(ulid));
-    auto found = co_await read_user(c, prepared("user_of_client", std::move(own)), "get user");
+    auto found = co_await read_user(c, prepared("user_of_client", std::move(own)), operation);
     if (found || found.error().code != errc::not_found) co_return found;
     std::vector<pg::param> any;
     any.push_back(pg::param::text(std::move(ulid)));
-    co_return co_await read_user(c, prepared("user_by_id", std::move(any)), "get user");
+    co_return co_await read_user(c, prepared("user_by_id", std::move(any)), operation);
 }
 
-awaitable<result<user>> find_external_user(pg::async_connection& c, std::string client_id, std::string external) {
+awaitable<result<user>> find_external_user(pg::async_connection& c, std::string client_id, std::string external,
+                                           const char* operation = "get external id") {
     std::vector<pg::param> p;
     p.push_back(pg::param::text(std::move(client_id)));
     p.push_back(pg::param::text(std::move(external)));
-    co_return co_await read_user(c, prepared("user_by_external", std::move(p)), "get external id");
+    co_return co_await read_user(c, prepared("user_by_external", std::move(p)), operation);
 }
 
 awaitable<result<kept_record>> find_kept_record(pg::async_connection& c, std::string client_id, std::string key) {
@@ -357,41 +398,84 @@ owned_range own(const store::list_range& r) {
 
 struct pool_config {
     std::string url;
+    std::vector<std::string> replica_urls;
     std::size_t size = 1;
     std::chrono::milliseconds timeout{5000};
 };
 
-// One store's readers on one io_context. Holds a copy of the configuration only: it may outlive
-// the store.
+// Connections to `url`, `size` of them, on `ex`; `name` and `outage_effect` for the log.
+std::vector<std::shared_ptr<pg::async_connection>> open_connections(executor ex, const std::string& url, std::size_t size,
+                                                                    std::chrono::milliseconds timeout, const char* name,
+                                                                    const char* outage_effect) {
+    std::vector<std::shared_ptr<pg::async_connection>> made;
+    for (std::size_t i = 0; i < std::max<std::size_t>(size, 1); ++i) {
+        pg::connection_options o;
+        o.url = url;
+        o.statements = statements();
+        o.timeout = timeout;
+        o.name = name;
+        o.outage_effect = outage_effect;
+        made.push_back(pg::async_connection::start(ex, std::move(o)));
+    }
+    return made;
+}
+
+// One store's readers on one io_context: `size` connections to the primary, made with the pool,
+// and as many to each replica, made on the first lookup that asks for one (a pool that only
+// serves the primary's reads, the store's own for its blocking calls, never connects to a
+// replica). Holds a copy of the configuration only: it may outlive the store.
 class reader_pool {
 public:
-    reader_pool(executor ex, const pool_config& config) : ex_(ex) {
-        for (std::size_t i = 0; i < std::max<std::size_t>(config.size, 1); ++i) {
-            pg::connection_options o;
-            o.url = config.url;
-            o.statements = statements();
-            o.timeout = config.timeout;
-            o.name = "reader";
-            connections_.push_back(pg::async_connection::start(ex, std::move(o)));
-        }
+    // `first`: where the turn among the replica connections starts, so that the io_contexts of
+    // a store spread their first lookups over the replicas.
+    reader_pool(executor ex, pool_config config, std::size_t first)
+        : ex_(ex), config_(std::move(config)), next_replica_(first) {
+        primary_ = open_connections(ex_, config_.url, config_.size, config_.timeout, "reader",
+                                    "its statements answer 503 until it has connected again");
     }
-    // The next connection in turn, preferring one that is up.
-    std::shared_ptr<pg::async_connection> pick() {
-        for (std::size_t tries = 0; tries < connections_.size(); ++tries) {
-            auto& c = connections_[next_++ % connections_.size()];
+    // The next primary connection in turn, preferring one that is up.
+    std::shared_ptr<pg::async_connection> primary() {
+        for (std::size_t tries = 0; tries < primary_.size(); ++tries) {
+            auto& c = primary_[next_++ % primary_.size()];
             if (c->ready()) return c;
         }
-        return connections_[next_++ % connections_.size()];
+        return primary_[next_++ % primary_.size()];
+    }
+    // The next replica connection in turn that is up (round-robin over every replica's), or null
+    // if none is: connecting, down (the replica stopped, unreachable), or no replica configured.
+    // A lookup then goes to the primary at once, never waiting for a replica.
+    std::shared_ptr<pg::async_connection> replica() {
+        if (config_.replica_urls.empty()) return nullptr;
+        if (replicas_.empty()) {
+            if (closed_) return nullptr;
+            for (const auto& url : config_.replica_urls) {
+                auto made = open_connections(ex_, url, config_.size, config_.timeout, "replica",
+                                             "lookups go to the primary until it has connected again");
+                replicas_.insert(replicas_.end(), made.begin(), made.end());
+            }
+            return nullptr;  // none is up yet: this lookup goes to the primary
+        }
+        for (std::size_t tries = 0; tries < replicas_.size(); ++tries) {
+            auto& c = replicas_[next_replica_++ % replicas_.size()];
+            if (c->ready()) return c;
+        }
+        return nullptr;
     }
     void close() {
-        for (auto& c : connections_) c->close();
+        closed_ = true;
+        for (auto& c : primary_) c->close();
+        for (auto& c : replicas_) c->close();
     }
     const executor& get_executor() const noexcept { return ex_; }
 
 private:
     executor ex_;
-    std::vector<std::shared_ptr<pg::async_connection>> connections_;
+    pool_config config_;
+    std::vector<std::shared_ptr<pg::async_connection>> primary_;
+    std::vector<std::shared_ptr<pg::async_connection>> replicas_;
     std::size_t next_ = 0;
+    std::size_t next_replica_ = 0;
+    bool closed_ = false;
 };
 
 // The pools of an io_context, one per store (by the store's serial number, never reused: a
@@ -402,10 +486,11 @@ public:
     static inline net::execution_context::id id;
     explicit pool_service(net::execution_context& ctx) : service(ctx) {}
 
-    std::shared_ptr<reader_pool> pool_for(std::uint64_t store, executor ex, const pool_config& config) {
+    std::shared_ptr<reader_pool> pool_for(std::uint64_t store, executor ex, const pool_config& config,
+                                          std::atomic<std::size_t>& pools_made) {
         std::lock_guard lock(mutex_);
         auto& p = pools_[store];
-        if (!p) p = std::make_shared<reader_pool>(ex, config);
+        if (!p) p = std::make_shared<reader_pool>(ex, config, pools_made++);
         return p;
     }
 
@@ -442,14 +527,17 @@ struct postgres_store::impl {
     std::shared_ptr<pg::async_connection> writer;  // the writes, one at a time
     std::thread thread;
 
+    mutable std::atomic<std::size_t> pools_made{0};
+
     explicit impl(postgres_store_options o) : options(std::move(o)) {
         readers.url = options.url;
+        readers.replica_urls = options.replica_urls;
         readers.size = options.connections_per_thread;
         readers.timeout = options.read_timeout;
     }
 
     // This io_context's pool for this store; a one-entry cache per thread spares the lookup.
-    std::shared_ptr<pg::async_connection> reader(const executor& ex) const {
+    std::shared_ptr<reader_pool> pool(const executor& ex) const {
         struct cached {
             std::uint64_t store = 0;
             const net::execution_context* context = nullptr;
@@ -457,11 +545,12 @@ struct postgres_store::impl {
         };
         thread_local cached last;
         if (last.store == serial && last.context == &ex.context())
-            if (auto p = last.pool.lock()) return p->pick();
-        auto p = net::use_service<pool_service>(ex.context()).pool_for(serial, ex, readers);
+            if (auto p = last.pool.lock()) return p;
+        auto p = net::use_service<pool_service>(ex.context()).pool_for(serial, ex, readers, pools_made);
         last = {serial, &ex.context(), p};
-        return p->pick();
+        return p;
     }
+    std::shared_ptr<pg::async_connection> reader(const executor& ex) const { return pool(ex)->primary(); }
 
     // Runs `op` (a coroutine function) on the store's thread, blocking this one until it ends.
     template <class T, class Op>
@@ -503,18 +592,26 @@ namespace {
 // The operations of the writer. Each is one transaction, on the writer connection, which only
 // the blocking write calls use (one at a time: the commit queue's writer).
 
-awaitable<result<std::vector<bool>>> insert_on(pg::async_connection& c, std::span<const user> users,
-                                               const store::keep_answers& keep, std::chrono::seconds ttl) {
+// One try of insert_on; *again set if it failed in a way worth trying again (nothing applied).
+awaitable<result<std::vector<bool>>> insert_once(pg::async_connection& c, std::span<const user> users,
+                                                 const store::keep_answers& keep, std::chrono::seconds ttl,
+                                                 int attempt, bool* again) {
     std::vector<bool> stored(users.size(), false);
-    if (std::ranges::any_of(users, holds_nul))
-        co_return damaged("insert users", "a user holds a NUL character, which PostgreSQL's text cannot store");
+    const auto failed = [&](const pg::failure& f) -> error {
+        if (attempt < write_tries && worth_trying_again(f)) {
+            log_trying_again(f, "insert users", attempt);
+            *again = true;
+            return {errc::unavailable, {}};
+        }
+        return store_error(f, "insert users");
+    };
     auto held = co_await c.acquire();
     if (!held) co_return store_error(held.error(), "insert users");
     std::vector<pg::command> first;
     first.push_back(plain("begin"));
     if (!users.empty()) first.push_back(insert_users_command(users));
     auto inserted = co_await held->run(std::move(first), false);
-    if (!inserted) co_return store_error(inserted.error(), "insert users");
+    if (!inserted) co_return failed(inserted.error());
     if (!users.empty()) {
         std::unordered_map<std::string_view, std::size_t> place;
         for (std::size_t i = 0; i < users.size(); ++i) place.emplace(ulid_of(users[i]), i);
@@ -524,15 +621,53 @@ awaitable<result<std::vector<bool>>> insert_on(pg::async_connection& c, std::spa
     }
     std::vector<pg::command> second;
     if (keep)
-        for (const auto& r : keep(stored)) second.push_back(keep_command(r, ttl));
+        for (const auto& r : in_key_order(keep(stored))) second.push_back(keep_command(r, ttl));
     second.push_back(plain("commit"));
     auto committed = co_await held->run(std::move(second), true);
-    if (!committed) co_return store_error(committed.error(), "insert users");
+    if (!committed) co_return failed(committed.error());
     co_return stored;
 }
 
-awaitable<result<void>> update_on(pg::async_connection& c, std::span<const store::change> changes,
+awaitable<result<std::vector<bool>>> insert_on(pg::async_connection& c, std::span<const user> users,
+                                               const store::keep_answers& keep, std::chrono::seconds ttl) {
+    if (std::ranges::any_of(users, holds_nul))
+        co_return damaged("insert users", "a user holds a NUL character, which PostgreSQL's text cannot store");
+    for (int attempt = 1;; ++attempt) {
+        bool again = false;
+        auto r = co_await insert_once(c, users, keep, ttl, attempt, &again);
+        if (!again) co_return r;
+        co_await pause_before_trying_again(c.get_executor(), attempt);
+    }
+}
+
+// Runs `commands` as one transaction, again if it is worth it.
+awaitable<pg::outcome<std::vector<pg::rows>>> transaction_trying_again(pg::async_connection& c,
+                                                                       std::vector<pg::command> commands,
+                                                                       std::string_view operation) {
+    for (int attempt = 1;; ++attempt) {
+        auto done = co_await c.transaction(commands);
+        if (done || attempt == write_tries || !worth_trying_again(done.error())) co_return done;
+        log_trying_again(done.error(), operation, attempt);
+        co_await pause_before_trying_again(c.get_executor(), attempt);
+    }
+}
+
+// Users in the order they are written: by client and id.
+template <class T, class Key>
+std::vector<T> in_user_order(std::span<const T> items, Key key) {
+    std::vector<T> sorted(items.begin(), items.end());
+    std::stable_sort(sorted.begin(), sorted.end(), [&key](const T& a, const T& b) {
+        const user& x = key(a);
+        const user& y = key(b);
+        return std::tie(x.client_id, x.id) < std::tie(y.client_id, y.id);
+    });
+    return sorted;
+}
+
+awaitable<result<void>> update_on(pg::async_connection& c, std::span<const store::change> unsorted,
                                   std::span<const kept_record> kept, std::chrono::seconds ttl) {
+    const auto changes =
+        in_user_order(unsorted, [](const store::change& ch) -> const user& { return ch.before; });
     std::vector<pg::command> commands;
     // A user moving its external id parks it first on a value no client can send (external ids
     // hold no control characters) and unique to the user: the unique key is checked row by row,
@@ -551,9 +686,9 @@ awaitable<result<void>> update_on(pg::async_connection& c, std::span<const store
         commands.push_back(change_command(before.external_user_id == after.external_user_id ? before
                                                                                              : parked[next_parked++],
                                           after));
-    for (const auto& r : kept) commands.push_back(keep_command(r, ttl));
+    for (const auto& r : in_key_order({kept.begin(), kept.end()})) commands.push_back(keep_command(r, ttl));
     if (commands.empty()) co_return result<void>{};
-    auto done = co_await c.transaction(std::move(commands));
+    auto done = co_await transaction_trying_again(c, std::move(commands), "update users");
     if (!done) co_return write_error(done.error(), "update users");
     co_return result<void>{};
 }
@@ -561,14 +696,14 @@ awaitable<result<void>> update_on(pg::async_connection& c, std::span<const store
 awaitable<result<void>> remove_on(pg::async_connection& c, std::span<const user> users,
                                   std::span<const kept_record> kept, std::chrono::seconds ttl) {
     std::vector<pg::command> commands;
-    for (const auto& u : users) {
+    for (const auto& u : in_user_order(users, [](const user& x) -> const user& { return x; })) {
         std::vector<pg::param> p;
         add_as_read(p, u);
         commands.push_back(prepared("delete_user", std::move(p)));
     }
-    for (const auto& r : kept) commands.push_back(keep_command(r, ttl));
+    for (const auto& r : in_key_order({kept.begin(), kept.end()})) commands.push_back(keep_command(r, ttl));
     if (commands.empty()) co_return result<void>{};
-    auto done = co_await c.transaction(std::move(commands));
+    auto done = co_await transaction_trying_again(c, std::move(commands), "remove users");
     if (!done) co_return write_error(done.error(), "remove users");
     co_return result<void>{};
 }
@@ -591,10 +726,6 @@ postgres_store::postgres_store(postgres_store_options options) : impl_(std::make
         const auto conn = pg::connect(impl_->options.url);  // throws postgres::error, a runtime_error
         if (const auto refusal = pg::check_schema(conn.get())) throw std::runtime_error(*refusal);
     }
-    if (!impl_->options.replica_urls.empty())
-        log(log_level::warning, "postgres_replicas_unused",
-            {{"replicas", impl_->options.replica_urls.size()},
-             {"effect", "this build reads from the primary only"}});
     auto& i = *impl_;
     i.work.emplace(i.io.get_executor());
     pg::connection_options w;
@@ -620,14 +751,21 @@ postgres_store::~postgres_store() {
     i.writer.reset();
 }
 
+// The blocking reads (the writer's, the library's) stay on the primary: the writer decides on
+// what they answer, and must see every commit.
 result<user> postgres_store::get(std::string_view client_id, std::string_view ulid) const {
-    return impl_->block<user>(
-        [this, client_id, ulid]() -> awaitable<result<user>> { co_return co_await async_get(client_id, ulid); });
+    auto& i = *impl_;
+    return i.block<user>([&i, client_id, ulid]() -> awaitable<result<user>> {
+        const auto c = i.reader(co_await net::this_coro::executor);
+        co_return co_await get_user(*c, std::string(client_id), std::string(ulid));
+    });
 }
 
 result<user> postgres_store::find_external(std::string_view client_id, std::string_view external_user_id) const {
-    return impl_->block<user>([this, client_id, external_user_id]() -> awaitable<result<user>> {
-        co_return co_await async_find_external(client_id, external_user_id);
+    auto& i = *impl_;
+    return i.block<user>([&i, client_id, external_user_id]() -> awaitable<result<user>> {
+        const auto c = i.reader(co_await net::this_coro::executor);
+        co_return co_await find_external_user(*c, std::string(client_id), std::string(external_user_id));
     });
 }
 
@@ -641,15 +779,30 @@ result<user_page> postgres_store::list(const list_range& range) const {
     return impl_->block<user_page>([this, &range]() -> awaitable<result<user_page>> { co_return co_await async_list(range); });
 }
 
+// A lookup asks a replica first, if one is up on this io_context, and the primary when the
+// replica does not find the user (it may not have replayed a fresh create yet) or fails (it
+// stopped, is unreachable, cancelled the query for a recovery conflict...): a client reads its
+// own create, and a replica's trouble costs a round trip to the primary, never an error.
 awaitable<result<user>> postgres_store::async_get(std::string_view client_id, std::string_view ulid) const {
-    const auto c = impl_->reader(co_await net::this_coro::executor);
-    co_return co_await get_user(*c, std::string(client_id), std::string(ulid));
+    std::string client(client_id);
+    std::string id(ulid);
+    const auto pool = impl_->pool(co_await net::this_coro::executor);
+    if (const auto replica = pool->replica()) {
+        auto found = co_await get_user(*replica, client, id, "get user on a replica");
+        if (found) co_return found;
+    }
+    co_return co_await get_user(*pool->primary(), std::move(client), std::move(id));
 }
 
 awaitable<result<user>> postgres_store::async_find_external(std::string_view client_id,
                                                             std::string_view external_user_id) const {
-    const auto c = impl_->reader(co_await net::this_coro::executor);
-    co_return co_await find_external_user(*c, std::string(client_id), std::string(external_user_id));
+    std::string client(client_id), external(external_user_id);
+    const auto pool = impl_->pool(co_await net::this_coro::executor);
+    if (const auto replica = pool->replica()) {
+        auto found = co_await find_external_user(*replica, client, external, "get external id on a replica");
+        if (found) co_return found;
+    }
+    co_return co_await find_external_user(*pool->primary(), std::move(client), std::move(external));
 }
 
 awaitable<result<kept_record>> postgres_store::async_find_kept(std::string_view client_id, std::string_view key) const {

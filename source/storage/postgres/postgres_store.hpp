@@ -8,6 +8,16 @@
 // queue's writer makes) run on the store's own thread and io_context, with their own
 // connections: a reader pool, and one writer connection that the writes take in turn.
 //
+// Replicas (replica_urls, streaming replicas of the primary): the coroutine lookups of one user
+// (async_get, async_find_external) go to a replica, each io_context having connections to every
+// replica (made on its first lookup) and taking them in turn; a lookup that the replica does not
+// find, or that fails there (the replica stopped, unreachable, or cancelled the query), or that
+// finds no replica connection up, is answered by the primary: a client reads its own fresh
+// create, and a replica down costs no failed lookup. A replica that has replayed less than the
+// primary may answer with a user as it was before a change or removal not yet replayed (as any
+// read of a replica may). Everything else reads the primary: lists, idempotency keys, and the
+// blocking reads (the writer's, whose decisions must see every commit).
+//
 // Errors: unavailable while the database cannot be reached (statements fail at once; each
 // connection reconnects by itself with backoff) or does not answer within the timeout; a write
 // whose commit may have happened but whose answer was lost is unavailable too, never a success.
@@ -26,7 +36,7 @@ namespace ozzie {
 
 struct postgres_store_options {
     std::string url;                        // the primary: a libpq URI or conninfo string
-    std::vector<std::string> replica_urls;  // streaming replicas for lookups (not used yet)
+    std::vector<std::string> replica_urls;  // streaming replicas for lookups (see above); none: the primary
     std::chrono::seconds idempotency_ttl{24 * 60 * 60};
     std::size_t connections_per_thread = 1;      // each network thread's pool of readers
     std::chrono::milliseconds read_timeout{5000};    // a read with no answer by then: unavailable
