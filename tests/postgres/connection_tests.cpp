@@ -24,7 +24,34 @@
 #include <exception>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <thread>
 #include <vector>
+
+#include <dlfcn.h>
+#include <netdb.h>
+
+// A slow resolver, without the network: this executable's getaddrinfo comes before the C
+// library's for libpq too (a symbol defined in the executable and used by a shared library is
+// exported, and the executable is searched first). Host names ending in ".slow.invalid" take
+// slow_resolver_delay to resolve: "localhost.slow.invalid" then resolves as 127.0.0.1, any other
+// is unknown. Everything else goes to the C library's getaddrinfo.
+namespace {
+constexpr std::chrono::milliseconds slow_resolver_delay{1500};
+}
+
+extern "C" int getaddrinfo(const char* node, const char* service, const struct addrinfo* hints,
+                           struct addrinfo** res) {
+    using real_t = int (*)(const char*, const char*, const struct addrinfo*, struct addrinfo**);
+    static const auto real = reinterpret_cast<real_t>(::dlsym(RTLD_NEXT, "getaddrinfo"));
+    const std::string_view name = node ? node : "";
+    if (name.ends_with(".slow.invalid")) {
+        std::this_thread::sleep_for(slow_resolver_delay);
+        if (name != "localhost.slow.invalid") return EAI_NONAME;
+        node = "127.0.0.1";
+    }
+    return real(node, service, hints, res);
+}
 
 namespace {
 
@@ -323,6 +350,85 @@ BOOST_AUTO_TEST_CASE(a_server_down_from_the_start_fails_the_first_statements_pro
     });
     BOOST_TEST(first == "SERVICE_UNAVAILABLE");
     BOOST_TEST(std::chrono::duration<double>(took).count() < 2.0);
+}
+
+// What ticks of a timer on the connection's io_context saw while it connected: the longest gap
+// between two ticks (a blocked io_context shows as a long one).
+struct ticks {
+    clock_type::duration longest_gap{};
+    int count = 0;
+};
+
+awaitable<void> tick(executor ex, clock_type::time_point until, ticks* out) {
+    auto last = clock_type::now();
+    while (clock_type::now() < until) {
+        co_await sleep_for(ex, std::chrono::milliseconds(10));
+        const auto now = clock_type::now();
+        out->longest_gap = std::max(out->longest_gap, now - last);
+        ++out->count;
+        last = now;
+    }
+}
+
+BOOST_AUTO_TEST_CASE(resolving_a_host_name_never_blocks_the_connections_io_context) {
+    // A name the (interposed, slow) resolver does not know: the attempt fails after it answers,
+    // and the io_context runs on meanwhile.
+    ticks during;
+    std::string first;
+    clock_type::duration took{};
+    run_coroutine([&](executor ex) -> awaitable<void> {
+        net::co_spawn(ex, tick(ex, clock_type::now() + slow_resolver_delay + std::chrono::milliseconds(300), &during),
+                      net::detached);
+        auto c = pg::async_connection::start(ex, options_for("postgresql://ozzie@nonexistent.slow.invalid/x"));
+        const auto began = clock_type::now();
+        auto r = co_await c->query(sql("select 1"));
+        took = clock_type::now() - began;
+        first = r ? "ok" : code_of(r.error());
+        co_await sleep_for(ex, std::chrono::milliseconds(400));  // the ticks end
+        c->close();
+    });
+    BOOST_TEST(first == "SERVICE_UNAVAILABLE");
+    // The first statement waited for the first attempt, which waited for the resolver.
+    BOOST_TEST(std::chrono::duration<double>(took).count() >= 1.0);
+    BOOST_TEST(during.count >= 50);
+    BOOST_TEST(std::chrono::duration<double>(during.longest_gap).count() < 0.25);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_host_name_resolved_slowly_connects_without_blocking_the_io_context, fresh_database) {
+    // The same server by a name that takes the resolver its time.
+    auto by_name = url();
+    by_name.replace(by_name.find("127.0.0.1"), 9, "localhost.slow.invalid");
+    ticks during;
+    std::string answer;
+    run_coroutine([&](executor ex) -> awaitable<void> {
+        net::co_spawn(ex, tick(ex, clock_type::now() + slow_resolver_delay + std::chrono::milliseconds(300), &during),
+                      net::detached);
+        auto c = pg::async_connection::start(ex, options_for(by_name));
+        auto r = co_await c->query(sql("select 'connected'"));
+        answer = r ? std::string(r->text(0, 0)) : code_of(r.error()) + " " + r.error().message;
+        co_await sleep_for(ex, slow_resolver_delay);  // the ticks end
+        c->close();
+    });
+    BOOST_TEST(answer == "connected");
+    BOOST_TEST(during.count >= 50);
+    BOOST_TEST(std::chrono::duration<double>(during.longest_gap).count() < 0.25);
+}
+
+BOOST_AUTO_TEST_CASE(closing_a_connection_while_its_host_name_resolves_is_immediate) {
+    clock_type::duration took{};
+    std::string first;
+    run_coroutine([&](executor ex) -> awaitable<void> {
+        auto c = pg::async_connection::start(ex, options_for("postgresql://ozzie@nonexistent.slow.invalid/x"));
+        co_await sleep_for(ex, std::chrono::milliseconds(100));
+        const auto began = clock_type::now();
+        net::co_spawn(ex, query_into(c, "select 1", &first, nullptr), net::detached);
+        co_await sleep_for(ex, std::chrono::milliseconds(10));
+        c->close();
+        co_await sleep_for(ex, std::chrono::milliseconds(10));
+        took = clock_type::now() - began;
+    });
+    BOOST_TEST(first == "SERVICE_UNAVAILABLE");
+    BOOST_TEST(std::chrono::duration<double>(took).count() < 0.5);
 }
 
 BOOST_FIXTURE_TEST_CASE(a_failed_prepared_statement_fails_alone, fresh_database) {

@@ -10,10 +10,20 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/throw_exception.hpp>
 
+#include <openssl/ssl.h>
+
 #include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <charconv>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <thread>
 
 namespace ozzie::postgres {
 
@@ -59,6 +69,135 @@ failure unavailable(std::string message) { return {errc::unavailable, {}, std::m
 // Notices ("there is no transaction in progress" after a precautionary rollback) would go to
 // stderr by default.
 void ignore_notice(void*, const char*) {}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Connecting, on a thread of its own (see connection.hpp).
+
+// One attempt, shared by the connection and the thread making it.
+struct connect_attempt {
+    std::mutex mutex;
+    PGconn* conn = nullptr;  // the connection made, until the connection takes it
+    std::string error;       // why none was made
+    std::atomic<bool> cancelled{false};
+    int wake_fd = -1;  // an eventfd, written once the attempt has ended
+
+    ~connect_attempt() {
+        if (conn) PQfinish(conn);
+        if (wake_fd >= 0) ::close(wake_fd);
+    }
+};
+
+namespace {
+
+// The connecting threads still running, so that the process waits (a little) for them when it
+// exits instead of pulling libpq and OpenSSL from under them. Never destroyed: a thread ending
+// as the process exits still finds it.
+struct connecting_threads {
+    std::mutex mutex;
+    std::condition_variable ended;
+    int running = 0;
+    std::atomic<bool> exiting{false};
+
+    static connecting_threads& get() {
+        static connecting_threads* const all = new connecting_threads;
+        return *all;
+    }
+};
+
+// At exit, attempts still running give up at their next poll; one stalled in the resolver is
+// waited for a few seconds at most. Made after OpenSSL's own exit handler (which frees what a
+// TLS handshake uses), so that it runs before it.
+struct wait_for_connecting_threads {
+    wait_for_connecting_threads() { OPENSSL_init_ssl(0, nullptr); }
+    ~wait_for_connecting_threads() {
+        auto& all = connecting_threads::get();
+        all.exiting = true;
+        std::unique_lock lock(all.mutex);
+        all.ended.wait_for(lock, std::chrono::seconds(5), [&] { return all.running == 0; });
+    }
+};
+
+// The whole of libpq's connection sequence, blocking this thread (never a network thread's):
+// PQconnectStartParams and PQconnectPoll resolve host names with a blocking getaddrinfo.
+void make_connection(connect_attempt& a, const std::string& url, std::chrono::steady_clock::time_point deadline,
+                     std::chrono::milliseconds timeout) {
+    // Defaults that the URL (expanded in dbname's place, after them) may override. TCP
+    // keepalives find a connection that a firewall dropped while it was idle within about a
+    // minute, instead of at the next statement's timeout.
+    const char* keywords[] = {"client_encoding", "fallback_application_name", "keepalives", "keepalives_idle",
+                              "keepalives_interval", "keepalives_count", "dbname", nullptr};
+    const char* values[] = {"UTF8", "ozzie", "1", "30", "10", "3", url.c_str(), nullptr};
+    PGconn* conn = PQconnectStartParams(keywords, values, 1);
+    std::string why;
+    const auto gave_up = [&] { return a.cancelled.load() || connecting_threads::get().exiting.load(); };
+    if (!conn) why = "out of memory";
+    else if (PQstatus(conn) == CONNECTION_BAD) why = trimmed(PQerrorMessage(conn));
+    else {
+        PQsetNoticeProcessor(conn, ignore_notice, nullptr);
+        auto polling = PGRES_POLLING_WRITING;
+        while (polling != PGRES_POLLING_OK) {
+            if (polling == PGRES_POLLING_FAILED) {
+                why = trimmed(PQerrorMessage(conn));
+                break;
+            }
+            if (gave_up()) {
+                why = "the attempt was abandoned";
+                break;
+            }
+            const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+            if (left.count() <= 0) {
+                why = "no answer within " + std::to_string(timeout.count()) + " ms";
+                break;
+            }
+            // libpq may open a new socket as it tries each address or falls back (SSL, GSS):
+            // asked afresh at every step. Short polls, to notice an abandoned attempt.
+            pollfd p{};
+            p.fd = PQsocket(conn);
+            p.events = polling == PGRES_POLLING_READING ? POLLIN : POLLOUT;
+            const int n = ::poll(&p, 1, static_cast<int>(std::min<long long>(left.count(), 50)));
+            if (n < 0 && errno != EINTR) {
+                why = std::string("cannot wait on the connection's socket: ") + std::strerror(errno);
+                break;
+            }
+            if (n > 0) polling = PQconnectPoll(conn);
+        }
+    }
+    std::lock_guard lock(a.mutex);
+    if (why.empty()) a.conn = conn;
+    else {
+        if (conn) PQfinish(conn);
+        a.error = why;
+    }
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const auto written = ::write(a.wake_fd, &one, sizeof one);  // an eventfd: cannot fail here
+}
+
+// Starts make_connection on a thread of its own; false if no thread could be started.
+bool start_connecting(std::shared_ptr<connect_attempt> a, std::string url, std::chrono::steady_clock::time_point deadline,
+                      std::chrono::milliseconds timeout) {
+    static wait_for_connecting_threads at_exit;
+    auto& all = connecting_threads::get();
+    {
+        std::lock_guard lock(all.mutex);
+        ++all.running;
+    }
+    try {
+        std::thread([a = std::move(a), url = std::move(url), deadline, timeout] {
+            make_connection(*a, url, deadline, timeout);
+            auto& all = connecting_threads::get();
+            std::lock_guard lock(all.mutex);
+            --all.running;
+            all.ended.notify_all();
+        }).detach();
+    } catch (const std::system_error&) {
+        std::lock_guard lock(all.mutex);
+        --all.running;
+        return false;
+    }
+    return true;
+}
 
 }  // namespace
 
@@ -129,7 +268,7 @@ std::shared_ptr<async_connection> async_connection::start(executor ex, connectio
 }
 
 async_connection::async_connection(private_tag, executor ex, connection_options options)
-    : ex_(ex), options_(std::move(options)), socket_(ex) {}
+    : ex_(ex), options_(std::move(options)), socket_(ex), connect_wake_(ex) {}
 
 async_connection::~async_connection() {
     // The driver holds the connection while it runs: this runs when it has ended, or when its
@@ -142,6 +281,9 @@ void async_connection::close() {
     closed_ = true;
     fail_all(unavailable("the connection was closed"));
     if (backoff_timer_) backoff_timer_->cancel();
+    if (attempt_) attempt_->cancelled = true;
+    boost::system::error_code ignored;
+    if (connect_wake_.is_open()) connect_wake_.cancel(ignored);
 }
 
 bool async_connection::ready_now(short events) const {
@@ -154,6 +296,10 @@ bool async_connection::ready_now(short events) const {
 bool async_connection::readable_now() const { return ready_now(POLLIN); }
 
 void async_connection::teardown() {
+    if (attempt_) attempt_->cancelled = true;
+    attempt_.reset();
+    boost::system::error_code ignored;
+    if (connect_wake_.is_open()) connect_wake_.close(ignored);
     if (socket_.is_open()) socket_.release();  // libpq owns the descriptor: PQfinish closes it
     if (conn_) PQfinish(conn_);
     conn_ = nullptr;
@@ -194,28 +340,22 @@ void async_connection::fail_all(const failure& why) {
     wake_waiters();
 }
 
-awaitable<bool> async_connection::wait_socket(net::posix::descriptor_base::wait_type w, clock::time_point deadline) {
+awaitable<bool> async_connection::wait_socket(descriptor& d, net::posix::descriptor_base::wait_type w,
+                                              clock::time_point deadline) {
     auto self = shared_from_this();
     steady_timer timer(ex_, deadline);
     // At the deadline the wait is cancelled. (Should the handler run late, after this wait ended
     // anyway, it cancels a later wait of the same connection attempt: past the same deadline.)
-    timer.async_wait([this, self](boost::system::error_code ec) {
+    timer.async_wait([&d, self](boost::system::error_code ec) {
         boost::system::error_code ignored;
-        if (!ec && socket_.is_open()) socket_.cancel(ignored);
+        if (!ec && d.is_open()) d.cancel(ignored);
     });
-    auto [ec] = co_await socket_.async_wait(w, net::as_tuple(use_awaitable));
+    auto [ec] = co_await d.async_wait(w, net::as_tuple(use_awaitable));
     timer.cancel();
     co_return !ec && clock::now() < deadline;
 }
 
 awaitable<bool> async_connection::connect_once() {
-    // Defaults that the URL (expanded in dbname's place, after them) may override. TCP
-    // keepalives find a connection that a firewall dropped while it was idle within about a
-    // minute, instead of at the next statement's timeout.
-    const char* keywords[] = {"client_encoding", "fallback_application_name", "keepalives", "keepalives_idle",
-                              "keepalives_interval", "keepalives_count", "dbname", nullptr};
-    const char* values[] = {"UTF8", "ozzie", "1", "30", "10", "3", options_.url.c_str(), nullptr};
-    conn_ = PQconnectStartParams(keywords, values, 1);
     const auto fail = [this](std::string why) {
         if (!outage_logged_ && !closed_) {
             log(log_level::error, "postgres_unavailable",
@@ -226,30 +366,40 @@ awaitable<bool> async_connection::connect_once() {
         }
         return false;
     };
-    if (!conn_) co_return fail("out of memory");
-    if (PQstatus(conn_) == CONNECTION_BAD) co_return fail("cannot connect to PostgreSQL: " + trimmed(PQerrorMessage(conn_)));
-    PQsetNoticeProcessor(conn_, ignore_notice, nullptr);
     const auto deadline = clock::now() + options_.timeout;
-    auto polling = PGRES_POLLING_WRITING;
-    while (polling != PGRES_POLLING_OK) {
-        if (polling == PGRES_POLLING_FAILED)
-            co_return fail("cannot connect to PostgreSQL: " + trimmed(PQerrorMessage(conn_)));
-        // libpq may open a new socket as it tries each address or falls back (SSL, GSS): the
-        // descriptor is assigned afresh at every step.
-        if (socket_.is_open()) socket_.release();
+    {
+        // The attempt, on a thread of its own; this waits for its eventfd (see connection.hpp).
+        auto attempt = std::make_shared<connect_attempt>();
+        attempt->wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (attempt->wake_fd < 0) co_return fail(std::string("cannot make an eventfd: ") + std::strerror(errno));
+        const int mine = ::dup(attempt->wake_fd);
+        if (mine < 0) co_return fail(std::string("cannot make an eventfd: ") + std::strerror(errno));
         boost::system::error_code ec;
-        socket_.assign(PQsocket(conn_), ec);
-        if (ec) co_return fail("cannot wait on the connection's socket: " + ec.message());
-        const bool reading = polling == PGRES_POLLING_READING;
-        const auto w = reading ? descriptor::wait_read : descriptor::wait_write;
-        if (!ready_now(reading ? POLLIN : POLLOUT) && !co_await wait_socket(w, deadline)) {
-            if (closed_) co_return false;
-            co_return fail("cannot connect to PostgreSQL: no answer within " + std::to_string(options_.timeout.count()) + " ms");
+        connect_wake_.assign(mine, ec);
+        if (ec) {
+            ::close(mine);
+            co_return fail("cannot wait on an eventfd: " + ec.message());
         }
+        attempt_ = attempt;
+        if (!start_connecting(attempt, options_.url, deadline, options_.timeout)) {
+            attempt_.reset();
+            connect_wake_.close(ec);
+            co_return fail("cannot start a thread to connect on");
+        }
+        const bool woke = co_await wait_socket(connect_wake_, descriptor::wait_read, deadline);
+        attempt->cancelled = true;  // if it is still running: it gives up at its next poll
+        attempt_.reset();
+        connect_wake_.close(ec);
         if (closed_) co_return false;
-        polling = PQconnectPoll(conn_);
+        std::lock_guard lock(attempt->mutex);
+        conn_ = std::exchange(attempt->conn, nullptr);
+        if (!conn_) {
+            co_return fail("cannot connect to PostgreSQL: " +
+                           (!attempt->error.empty() ? attempt->error
+                            : woke ? std::string("no connection")
+                                   : "no answer within " + std::to_string(options_.timeout.count()) + " ms"));
+        }
     }
-    if (socket_.is_open()) socket_.release();
     boost::system::error_code ec;
     socket_.assign(PQsocket(conn_), ec);
     if (ec) co_return fail("cannot wait on the connection's socket: " + ec.message());
@@ -274,10 +424,10 @@ awaitable<bool> async_connection::connect_once() {
         process();
         if (prepared->done || epoch != epoch_) break;
         if (flushed == 1) {
-            if (!co_await wait_socket(descriptor::wait_write, deadline)) break;
+            if (!co_await wait_socket(socket_, descriptor::wait_write, deadline)) break;
             continue;
         }
-        if (!readable_now() && !co_await wait_socket(descriptor::wait_read, deadline)) break;
+        if (!readable_now() && !co_await wait_socket(socket_, descriptor::wait_read, deadline)) break;
         if (closed_ || !PQconsumeInput(conn_)) break;
     }
     if (!prepared->done || prepared->error) {

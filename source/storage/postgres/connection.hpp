@@ -13,6 +13,14 @@
 //
 // Not thread-safe: every call on the connection's executor (one io_context thread).
 //
+// Connecting never blocks that thread: libpq resolves host names with a blocking getaddrinfo
+// (in PQconnectStartParams, and in PQconnectPoll whenever it moves on to the URL's next host),
+// so each attempt runs its whole start-and-poll loop on a short-lived thread of its own, and
+// hands the connection made (or why none was) back through an eventfd that the executor waits
+// on. libpq still reads the URL itself (several hosts, Unix socket directories, target_session_
+// attrs, TLS with the host's name, .pgpass, services). An attempt abandoned (closed, timed out)
+// ends by itself: at the next poll, or once a stalled resolver returns.
+//
 // Tested without TLS only. With TLS, OpenSSL may hold decrypted bytes the socket no longer
 // shows as readable; libpq asks OpenSSL for them, this class cannot (see serve()).
 #pragma once
@@ -110,6 +118,8 @@ struct connection_options {
     std::string name = "postgres";  // what log lines call the connection
 };
 
+struct connect_attempt;  // connection.cpp
+
 class async_connection : public std::enable_shared_from_this<async_connection> {
     struct private_tag {};
 
@@ -178,7 +188,10 @@ private:
     awaitable<bool> connect_once();
     awaitable<void> serve(std::uint64_t epoch);
     awaitable<void> flush_loop(std::uint64_t epoch);
-    awaitable<bool> wait_socket(boost::asio::posix::descriptor_base::wait_type w, clock::time_point deadline);
+    // Waits until `d` is ready for `w`: false if the wait failed, was cancelled, or the deadline
+    // passed.
+    awaitable<bool> wait_socket(descriptor& d, boost::asio::posix::descriptor_base::wait_type w,
+                                clock::time_point deadline);
     awaitable<outcome<void>> wait_turn(clock::time_point deadline, bool exclusive_holder);
     awaitable<outcome<std::vector<rows>>> run(std::vector<command> commands, bool sync, clock::time_point deadline);
     // Queues the commands (and a sync, or a flush request) in libpq; the request answered once
@@ -199,6 +212,8 @@ private:
     connection_options options_;
     PGconn* conn_ = nullptr;
     descriptor socket_;
+    descriptor connect_wake_;  // while connecting: the eventfd the connecting thread writes
+    std::shared_ptr<connect_attempt> attempt_;  // the attempt in progress, if any
     state state_ = state::starting;
     bool closed_ = false;
     bool flushing_ = false;
