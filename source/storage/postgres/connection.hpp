@@ -167,6 +167,8 @@ public:
 
     // Whether the connection is up and serving statements.
     bool ready() const noexcept { return state_ == state::ready; }
+    // Whether close() was called.
+    bool closed() const noexcept { return closed_; }
     // How many times it has connected (tests).
     std::uint64_t connections_made() const noexcept { return connections_made_; }
     // Stops: every statement in flight fails with unavailable, and it does not connect again.
