@@ -431,6 +431,66 @@ BOOST_AUTO_TEST_CASE(closing_a_connection_while_its_host_name_resolves_is_immedi
     BOOST_TEST(std::chrono::duration<double>(took).count() < 0.5);
 }
 
+BOOST_FIXTURE_TEST_CASE(a_statement_or_lock_timeout_is_unavailable_on_the_same_connection, fresh_database) {
+    pg::exec(conn.get(), "create table t (n int)");
+    pg::exec(conn.get(), "begin");
+    pg::exec(conn.get(), "lock table t in access exclusive mode");  // held until the rollback
+    std::string timed_out, locked, after;
+    std::uint64_t connections = 0;
+    run_coroutine([&](executor ex) -> awaitable<void> {
+        auto c = pg::async_connection::start(ex, options_for(url()));
+        std::vector<pg::command> settings;
+        settings.push_back(sql("set statement_timeout = 50"));
+        auto set = co_await c->transaction(std::move(settings));
+        auto r = co_await c->query(sql("select pg_sleep(2)"));
+        timed_out = r ? "ok" : r.error().sqlstate + " " + code_of(r.error());
+        std::vector<pg::command> more;
+        more.push_back(sql("set statement_timeout = 0"));
+        more.push_back(sql("set lock_timeout = 50"));
+        set = co_await c->transaction(std::move(more));
+        auto l = co_await c->query(sql("select count(*) from t"));
+        locked = l ? "ok" : l.error().sqlstate + " " + code_of(l.error());
+        auto a = co_await c->query(sql("select 'still here'"));
+        after = a ? std::string(a->text(0, 0)) : code_of(a.error());
+        connections = c->connections_made();
+        c->close();
+    });
+    pg::exec(conn.get(), "rollback");
+    BOOST_TEST(timed_out == "57014 SERVICE_UNAVAILABLE");  // query_canceled
+    BOOST_TEST(locked == "55P03 SERVICE_UNAVAILABLE");     // lock_not_available
+    BOOST_TEST(after == "still here");
+    BOOST_TEST(connections == 1u);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_read_only_server_is_unavailable_and_the_connection_is_made_again, fresh_database) {
+    std::string refused, after;
+    std::uint64_t connections = 0;
+    run_coroutine([&](executor ex) -> awaitable<void> {
+        auto c = pg::async_connection::start(ex, options_for(url()));
+        // This session turns read-only, as a primary demoted to a standby would.
+        std::vector<pg::command> settings;
+        settings.push_back(sql("set default_transaction_read_only = on"));
+        auto set = co_await c->transaction(std::move(settings));
+        auto r = co_await c->query(sql("create table t (n int)"));
+        refused = r ? "ok" : r.error().sqlstate + " " + code_of(r.error());
+        // A new session is read-write again.
+        const auto until = clock_type::now() + std::chrono::seconds(10);
+        for (;;) {
+            auto again = co_await c->query(sql("create table t (n int)"));
+            if (again || clock_type::now() > until) {
+                after = again ? "created" : code_of(again.error()) + " " + again.error().message;
+                break;
+            }
+            co_await sleep_for(ex, std::chrono::milliseconds(20));
+        }
+        connections = c->connections_made();
+        c->close();
+    });
+    BOOST_TEST(refused == "25006 SERVICE_UNAVAILABLE");  // read_only_sql_transaction
+    BOOST_TEST(after == "created");
+    BOOST_TEST(connections == 2u);
+}
+
 BOOST_FIXTURE_TEST_CASE(a_failed_prepared_statement_fails_alone, fresh_database) {
     std::string bad, good;
     run_coroutine([&](executor ex) -> awaitable<void> {

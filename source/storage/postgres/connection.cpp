@@ -47,11 +47,20 @@ std::string trimmed(const char* text) {
 
 // Failures that say the server cannot take the statement now, not that it is wrong: class 08
 // (connection exception), 53 (insufficient resources), 57P (operator intervention: shutting
-// down), 40 (serialization failure, deadlock), 25006 (read-only: a standby, or a demoted primary).
+// down, database dropped), 57014 (query_canceled: statement_timeout, or a cancel), 55P03
+// (lock_not_available: lock_timeout, NOWAIT), 40 (serialization failure, deadlock), 25006
+// (read-only: a standby, or a demoted primary).
 bool retry_later(std::string_view sqlstate) {
     return sqlstate.starts_with("08") || sqlstate.starts_with("53") || sqlstate.starts_with("57P") ||
-           sqlstate.starts_with("40") || sqlstate == "25006";
+           sqlstate == "57014" || sqlstate == "55P03" || sqlstate.starts_with("40") || sqlstate == "25006";
 }
+
+// Failures that say this session will not serve again: the server is going away (57P01 admin
+// shutdown, 57P02 crash shutdown, 57P03 cannot connect now, 57P04 database dropped, 57P05 idle
+// session timeout), or it is read-only (25006: a standby, or a primary demoted since). The
+// connection is dropped and made again: a URL of several hosts with
+// target_session_attrs=read-write then finds the new primary.
+bool reconnect_after(std::string_view sqlstate) { return sqlstate.starts_with("57P") || sqlstate == "25006"; }
 
 failure failure_of(const PGresult* r, PGconn* conn) {
     const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
@@ -494,6 +503,7 @@ awaitable<void> async_connection::serve(std::uint64_t epoch) {
 
 void async_connection::process() {
     int empty_at_sync = 0;
+    std::string drop;  // why the connection must be made again, once these answers are in
     while (!pending_.empty() && conn_) {
         if (PQisBusy(conn_)) break;
         PGresult* r = PQgetResult(conn_);
@@ -507,7 +517,9 @@ void async_connection::process() {
             const auto status = PQresultStatus(r);
             if (status != PGRES_PIPELINE_SYNC) {
                 // An error at the sync itself (an implicit transaction that failed to commit).
-                if (!req.error) req.error = failure_of(r, conn_);
+                auto f = failure_of(r, conn_);
+                if (reconnect_after(f.sqlstate)) drop = f.sqlstate + ": " + f.message;
+                if (!req.error) req.error = std::move(f);
                 PQclear(r);
                 continue;
             }
@@ -522,10 +534,13 @@ void async_connection::process() {
                 if (!req.error) req.error = failure{errc::internal, {}, "skipped: an earlier statement failed"};
                 PQclear(r);
                 break;
-            default:
-                if (!req.error || req.error->message.starts_with("skipped")) req.error = failure_of(r, conn_);
+            default: {
+                auto f = failure_of(r, conn_);
+                if (reconnect_after(f.sqlstate)) drop = f.sqlstate + ": " + f.message;
+                if (!req.error || req.error->message.starts_with("skipped")) req.error = std::move(f);
                 PQclear(r);
                 break;
+            }
             }
             continue;
         }
@@ -540,6 +555,9 @@ void async_connection::process() {
         }
     }
     if (conn_ && PQstatus(conn_) == CONNECTION_BAD) fail_all(unavailable(trimmed(PQerrorMessage(conn_))));
+    // The statement that failed so keeps its own failure; the others in flight fail with
+    // unavailable, and the driver connects again.
+    else if (conn_ && !drop.empty()) fail_all(unavailable("connecting again after " + drop));
 }
 
 std::shared_ptr<async_connection::request> async_connection::send(const std::vector<command>& commands, bool sync) {

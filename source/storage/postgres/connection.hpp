@@ -50,8 +50,9 @@ namespace ozzie::postgres {
 // Why a statement failed.
 struct failure {
     // unavailable: the connection failed, was down, timed out, or the server cannot take the
-    // statement now (shutting down, read-only, a serialization failure or deadlock: retry later);
-    // internal: the statement failed (see sqlstate).
+    // statement now (shutting down, read-only, a statement or lock timeout, a serialization
+    // failure or deadlock: retry later); internal: the statement failed (see sqlstate). After
+    // a server going away (57P0x) or read-only (25006), the connection is made again.
     errc code = errc::internal;
     std::string sqlstate;  // the server's SQLSTATE, e.g. "23505"; empty when it gave none
     std::string message;   // libpq's or the server's text: for the log, never for a client
