@@ -596,6 +596,10 @@ std::shared_ptr<async_connection::request> async_connection::send(const std::vec
         req->done = true;
     }
     flush();
+    // PQflush reads whatever the server has sent when it cannot write everything at once (so
+    // that neither side waits on the other): answers now in libpq's buffer, which the socket no
+    // longer shows as readable.
+    process();
     return req;
 }
 
