@@ -654,8 +654,13 @@ awaitable<outcome<std::vector<rows>>> async_connection::run(std::vector<command>
     if (!req->done) {
         steady_timer t(ex_, deadline);
         req->waiter = &t;
+        // Unset however the wait ends, also if the coroutine is destroyed suspended (its
+        // io_context destroyed): the request may outlive the timer in pending_.
+        struct unset {
+            request& r;
+            ~unset() { r.waiter = nullptr; }
+        } guard{*req};
         co_await t.async_wait(net::as_tuple(use_awaitable));
-        req->waiter = nullptr;
         if (!req->done) {
             if (epoch == epoch_) {
                 log(log_level::error, "postgres_timeout",
