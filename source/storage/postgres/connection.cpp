@@ -272,7 +272,28 @@ struct async_connection::request {
 
 std::shared_ptr<async_connection> async_connection::start(executor ex, connection_options options) {
     auto c = std::make_shared<async_connection>(private_tag{}, ex, std::move(options));
-    net::co_spawn(ex, c->drive(), net::detached);
+    // drive() handles its own exceptions; should one escape all the same, it is logged and the
+    // connection closed, so that its statements fail at once instead of waiting for nothing.
+    net::co_spawn(ex, c->drive(), [weak = std::weak_ptr<async_connection>(c)](std::exception_ptr e) {
+        if (!e) return;
+        try {
+            std::string what = "an unknown exception";
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& x) {
+                what = x.what();
+            } catch (...) {
+            }
+            const auto c = weak.lock();
+            log(log_level::error, "postgres_driver_failed",
+                {{"connection", c ? c->options_.name : std::string("postgres")},
+                 {"reason", what},
+                 {"effect", "closed: its statements answer 503 until the server restarts"}});
+            if (c) c->close();
+        } catch (...) {
+            // Nothing more can be done from a completion handler.
+        }
+    });
     return c;
 }
 
@@ -456,20 +477,36 @@ awaitable<void> async_connection::drive() {
     auto self = shared_from_this();
     auto backoff = options_.first_backoff;
     while (!closed_) {
-        if (co_await connect_once() && !closed_) {
-            state_ = state::ready;
-            ++connections_made_;
-            backoff = options_.first_backoff;
-            if (outage_logged_) log(log_level::info, "postgres_connected", {{"connection", options_.name}});
-            outage_logged_ = false;
-            wake_waiters();
-            co_await serve(epoch_);
-        } else if (state_ != state::closed) {
-            // The first attempt failed: whoever waited for it fails now.
-            ++epoch_;
-            state_ = state::down;
-            pending_.clear();
-            wake_waiters();
+        // Nothing here is expected to throw (the waits report errors as values), but an exception
+        // (out of memory) must not end the driver silently: the connection would never connect
+        // again. It is logged, and the round ends as a lost connection would.
+        std::string broke;
+        try {
+            if (co_await connect_once() && !closed_) {
+                state_ = state::ready;
+                ++connections_made_;
+                backoff = options_.first_backoff;
+                if (outage_logged_) log(log_level::info, "postgres_connected", {{"connection", options_.name}});
+                outage_logged_ = false;
+                wake_waiters();
+                co_await serve(epoch_);
+            } else if (state_ != state::closed) {
+                // No connection this time: it is down. Statements that waited for the first
+                // attempt fail now; later ones fail at once until it has connected.
+                ++epoch_;
+                state_ = state::down;
+                pending_.clear();
+                wake_waiters();
+            }
+        } catch (const std::exception& e) {
+            broke = e.what();
+        } catch (...) {
+            broke = "an unknown exception";
+        }
+        if (!broke.empty()) {
+            log(log_level::error, "postgres_driver_failed",
+                {{"connection", options_.name}, {"reason", broke}, {"effect", "it connects again"}});
+            fail_all(unavailable("the connection failed: " + broke));
         }
         teardown();
         if (closed_) break;
