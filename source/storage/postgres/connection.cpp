@@ -316,15 +316,6 @@ void async_connection::close() {
     if (connect_wake_.is_open()) connect_wake_.cancel(ignored);
 }
 
-bool async_connection::ready_now(short events) const {
-    pollfd p{};
-    p.fd = PQsocket(conn_);
-    p.events = events;
-    return p.fd >= 0 && ::poll(&p, 1, 0) > 0;
-}
-
-bool async_connection::readable_now() const { return ready_now(POLLIN); }
-
 void async_connection::teardown() {
     if (attempt_) attempt_->cancelled = true;
     attempt_.reset();
@@ -457,7 +448,7 @@ awaitable<bool> async_connection::connect_once() {
             if (!co_await wait_socket(socket_, descriptor::wait_write, deadline)) break;
             continue;
         }
-        if (!readable_now() && !co_await wait_socket(socket_, descriptor::wait_read, deadline)) break;
+        if (!co_await wait_socket(socket_, descriptor::wait_read, deadline)) break;
         if (closed_ || !PQconsumeInput(conn_)) break;
     }
     if (!prepared->done || prepared->error) {
@@ -520,15 +511,15 @@ awaitable<void> async_connection::drive() {
 
 awaitable<void> async_connection::serve(std::uint64_t epoch) {
     while (!closed_ && epoch == epoch_) {
-        // The reactor's notifications are edge-triggered, and PQconsumeInput need not read the
-        // socket dry: ask the socket itself before waiting.
-        if (!readable_now()) {
-            auto [ec] = co_await socket_.async_wait(descriptor::wait_read, net::as_tuple(use_awaitable));
-            if (closed_ || epoch != epoch_) break;
-            if (ec) {
-                fail_all(unavailable("waiting on the socket: " + ec.message()));
-                break;
-            }
+        // Bytes already waiting on the socket are reported at once, although epoll is
+        // edge-triggered and PQconsumeInput need not read the socket dry: Asio's async_wait
+        // (never speculative) re-arms the descriptor with EPOLL_CTL_MOD, which reports its
+        // current readiness (io_uring's poll is level-triggered anyway).
+        auto [ec] = co_await socket_.async_wait(descriptor::wait_read, net::as_tuple(use_awaitable));
+        if (closed_ || epoch != epoch_) break;
+        if (ec) {
+            fail_all(unavailable("waiting on the socket: " + ec.message()));
+            break;
         }
         if (!PQconsumeInput(conn_)) {
             fail_all(unavailable(trimmed(PQerrorMessage(conn_))));

@@ -206,10 +206,6 @@ private:
     void teardown();
     void wake_waiters();
     void release_exclusive(std::uint64_t epoch, bool clean);
-    // Whether the socket is ready for `events` (poll's) now: the reactor's notifications are
-    // edge-triggered, and libpq need not have read the socket dry.
-    bool ready_now(short events) const;
-    bool readable_now() const;
 
     executor ex_;
     connection_options options_;
