@@ -316,6 +316,13 @@ void async_connection::close() {
     if (connect_wake_.is_open()) connect_wake_.cancel(ignored);
 }
 
+bool async_connection::tls_pending() const {
+    // libpq links OpenSSL, and names its SSL object "OpenSSL" (the only library it supports).
+    if (!conn_ || !PQsslInUse(conn_)) return false;
+    const auto* ssl = static_cast<const SSL*>(PQsslStruct(conn_, "OpenSSL"));
+    return ssl && SSL_pending(ssl) > 0;
+}
+
 void async_connection::teardown() {
     if (attempt_) attempt_->cancelled = true;
     attempt_.reset();
@@ -448,7 +455,7 @@ awaitable<bool> async_connection::connect_once() {
             if (!co_await wait_socket(socket_, descriptor::wait_write, deadline)) break;
             continue;
         }
-        if (!co_await wait_socket(socket_, descriptor::wait_read, deadline)) break;
+        if (!tls_pending() && !co_await wait_socket(socket_, descriptor::wait_read, deadline)) break;
         if (closed_ || !PQconsumeInput(conn_)) break;
     }
     if (!prepared->done || prepared->error) {
@@ -515,11 +522,13 @@ awaitable<void> async_connection::serve(std::uint64_t epoch) {
         // edge-triggered and PQconsumeInput need not read the socket dry: Asio's async_wait
         // (never speculative) re-arms the descriptor with EPOLL_CTL_MOD, which reports its
         // current readiness (io_uring's poll is level-triggered anyway).
-        auto [ec] = co_await socket_.async_wait(descriptor::wait_read, net::as_tuple(use_awaitable));
-        if (closed_ || epoch != epoch_) break;
-        if (ec) {
-            fail_all(unavailable("waiting on the socket: " + ec.message()));
-            break;
+        if (!tls_pending()) {
+            auto [ec] = co_await socket_.async_wait(descriptor::wait_read, net::as_tuple(use_awaitable));
+            if (closed_ || epoch != epoch_) break;
+            if (ec) {
+                fail_all(unavailable("waiting on the socket: " + ec.message()));
+                break;
+            }
         }
         if (!PQconsumeInput(conn_)) {
             fail_all(unavailable(trimmed(PQerrorMessage(conn_))));

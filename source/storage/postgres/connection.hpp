@@ -21,8 +21,10 @@
 // attrs, TLS with the host's name, .pgpass, services). An attempt abandoned (closed, timed out)
 // ends by itself: at the next poll, or once a stalled resolver returns.
 //
-// Tested without TLS only. With TLS, OpenSSL may hold decrypted bytes the socket no longer
-// shows as readable; libpq asks OpenSSL for them, this class cannot (see serve()).
+// TLS: PQconsumeInput reads at most what fits in libpq's buffer, so OpenSSL may keep decrypted
+// bytes of a record it has already taken off the socket, which then shows nothing to read.
+// Before waiting on the socket, the connection asks OpenSSL (SSL_pending on libpq's SSL object)
+// and reads those first.
 #pragma once
 
 #include <ozzie/awaitable.hpp>
@@ -206,6 +208,8 @@ private:
     void teardown();
     void wake_waiters();
     void release_exclusive(std::uint64_t epoch, bool clean);
+    // Whether OpenSSL holds decrypted bytes that libpq has not read yet (see above).
+    bool tls_pending() const;
 
     executor ex_;
     connection_options options_;
