@@ -1,6 +1,7 @@
 #include "storage/postgres/connection.hpp"
 
 #include "ops/logging.hpp"
+#include "storage/postgres/libpq.hpp"
 
 #include <libpq-fe.h>
 
@@ -33,18 +34,6 @@ namespace {
 
 constexpr net::use_awaitable_t<executor> use_awaitable;
 
-// libpq's message on one line, for the log: its "\n\t" continuations become spaces.
-std::string trimmed(const char* text) {
-    std::string s;
-    for (const char* p = text ? text : ""; *p; ++p) {
-        const bool blank = *p == '\n' || *p == '\t';
-        if (!blank) s.push_back(*p);
-        else if (!s.empty() && s.back() != ' ') s.push_back(' ');
-    }
-    while (!s.empty() && s.back() == ' ') s.pop_back();
-    return s;
-}
-
 // Failures that say the server cannot take the statement now, not that it is wrong: class 08
 // (connection exception), 53 (insufficient resources), 57P (operator intervention: shutting
 // down, database dropped), 57014 (query_canceled: statement_timeout, or a cancel), 55P03
@@ -66,8 +55,8 @@ failure failure_of(const PGresult* r, PGconn* conn) {
     const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
     failure f;
     f.sqlstate = state ? state : "";
-    f.message = r ? trimmed(PQresultErrorMessage(r)) : "";
-    if (f.message.empty() && conn) f.message = trimmed(PQerrorMessage(conn));
+    f.message = r ? one_line(PQresultErrorMessage(r)) : "";
+    if (f.message.empty() && conn) f.message = one_line(PQerrorMessage(conn));
     // No SQLSTATE: libpq's own failure (the connection lost, out of memory).
     f.code = f.sqlstate.empty() || retry_later(f.sqlstate) ? errc::unavailable : errc::internal;
     return f;
@@ -142,13 +131,13 @@ void make_connection(connect_attempt& a, const std::string& url, std::chrono::st
     std::string why;
     const auto gave_up = [&] { return a.cancelled.load() || connecting_threads::get().exiting.load(); };
     if (!conn) why = "out of memory";
-    else if (PQstatus(conn) == CONNECTION_BAD) why = trimmed(PQerrorMessage(conn));
+    else if (PQstatus(conn) == CONNECTION_BAD) why = one_line(PQerrorMessage(conn));
     else {
         PQsetNoticeProcessor(conn, ignore_notice, nullptr);
         auto polling = PGRES_POLLING_WRITING;
         while (polling != PGRES_POLLING_OK) {
             if (polling == PGRES_POLLING_FAILED) {
-                why = trimmed(PQerrorMessage(conn));
+                why = one_line(PQerrorMessage(conn));
                 break;
             }
             if (gave_up()) {
@@ -220,7 +209,6 @@ bool start_connecting(std::shared_ptr<connect_attempt> a, std::string url, std::
 rows::rows(PGresult* owned) noexcept : result_(owned, [](PGresult* r) { PQclear(r); }) {}
 
 int rows::size() const noexcept { return result_ ? PQntuples(result_.get()) : 0; }
-int rows::columns() const noexcept { return result_ ? PQnfields(result_.get()) : 0; }
 bool rows::is_null(int row, int column) const noexcept { return PQgetisnull(result_.get(), row, column) != 0; }
 
 std::string_view rows::text(int row, int column) const noexcept {
@@ -432,23 +420,23 @@ awaitable<bool> async_connection::connect_once() {
     socket_.assign(PQsocket(conn_), ec);
     if (ec) co_return fail("cannot wait on the connection's socket: " + ec.message());
     if (PQsetnonblocking(conn_, 1) != 0 || PQenterPipelineMode(conn_) != 1)
-        co_return fail("cannot use pipeline mode: " + trimmed(PQerrorMessage(conn_)));
+        co_return fail("cannot use pipeline mode: " + one_line(PQerrorMessage(conn_)));
 
     // The statements, prepared in one round trip; nothing else is sent until they are.
     auto prepared = std::make_shared<request>();
     for (std::size_t i = 0; i < options_.statements.size(); ++i) {
         const auto& s = options_.statements[i];
         if (!PQsendPrepare(conn_, s.name.c_str(), s.sql.c_str(), 0, nullptr))
-            co_return fail("cannot prepare: " + trimmed(PQerrorMessage(conn_)));
+            co_return fail("cannot prepare: " + one_line(PQerrorMessage(conn_)));
         pending_.push_back({prepared, static_cast<int>(i), false});
     }
     prepared->results.resize(options_.statements.size());
-    if (!PQpipelineSync(conn_)) co_return fail("cannot prepare: " + trimmed(PQerrorMessage(conn_)));
+    if (!PQpipelineSync(conn_)) co_return fail("cannot prepare: " + one_line(PQerrorMessage(conn_)));
     pending_.push_back({prepared, -1, true});
     const auto epoch = epoch_;
     for (;;) {
         const int flushed = PQflush(conn_);
-        if (flushed < 0) co_return fail("cannot prepare: " + trimmed(PQerrorMessage(conn_)));
+        if (flushed < 0) co_return fail("cannot prepare: " + one_line(PQerrorMessage(conn_)));
         process();
         if (prepared->done || epoch != epoch_) break;
         if (flushed == 1) {
@@ -461,7 +449,7 @@ awaitable<bool> async_connection::connect_once() {
     if (!prepared->done || prepared->error) {
         pending_.clear();
         const auto why = prepared->error ? prepared->error->message
-                                         : PQstatus(conn_) == CONNECTION_BAD ? trimmed(PQerrorMessage(conn_))
+                                         : PQstatus(conn_) == CONNECTION_BAD ? one_line(PQerrorMessage(conn_))
                                                                              : std::string("no answer in time");
         if (prepared->error && !prepared->error->sqlstate.empty())
             log(log_level::error, "postgres_prepare_failed",
@@ -531,7 +519,7 @@ awaitable<void> async_connection::serve(std::uint64_t epoch) {
             }
         }
         if (!PQconsumeInput(conn_)) {
-            fail_all(unavailable(trimmed(PQerrorMessage(conn_))));
+            fail_all(unavailable(one_line(PQerrorMessage(conn_))));
             break;
         }
         process();
@@ -591,7 +579,7 @@ void async_connection::process() {
             if (done->waiter) done->waiter->cancel();
         }
     }
-    if (conn_ && PQstatus(conn_) == CONNECTION_BAD) fail_all(unavailable(trimmed(PQerrorMessage(conn_))));
+    if (conn_ && PQstatus(conn_) == CONNECTION_BAD) fail_all(unavailable(one_line(PQerrorMessage(conn_))));
     // The statement that failed so keeps its own failure; the others in flight fail with
     // unavailable, and the driver connects again.
     else if (conn_ && !drop.empty()) fail_all(unavailable("connecting again after " + drop));
@@ -619,13 +607,13 @@ std::shared_ptr<async_connection::request> async_connection::send(const std::vec
                                                      formats.data(), 0);
         if (!sent) {
             // What libpq queued so far no longer matches pending_: start again on a new connection.
-            fail_all(unavailable("cannot send: " + trimmed(PQerrorMessage(conn_))));
+            fail_all(unavailable("cannot send: " + one_line(PQerrorMessage(conn_))));
             return nullptr;
         }
         pending_.push_back({req, static_cast<int>(i), !sync && i + 1 == commands.size()});
     }
     if (sync ? !PQpipelineSync(conn_) : !PQsendFlushRequest(conn_)) {
-        fail_all(unavailable("cannot send: " + trimmed(PQerrorMessage(conn_))));
+        fail_all(unavailable("cannot send: " + one_line(PQerrorMessage(conn_))));
         return nullptr;
     }
     if (sync) pending_.push_back({req, -1, true});
@@ -643,7 +631,7 @@ std::shared_ptr<async_connection::request> async_connection::send(const std::vec
 void async_connection::flush() {
     if (!conn_ || flushing_) return;
     const int r = PQflush(conn_);
-    if (r < 0) return fail_all(unavailable("cannot send: " + trimmed(PQerrorMessage(conn_))));
+    if (r < 0) return fail_all(unavailable("cannot send: " + one_line(PQerrorMessage(conn_))));
     if (r == 1) {
         flushing_ = true;
         net::co_spawn(ex_, flush_loop(epoch_), net::detached);
@@ -657,7 +645,7 @@ awaitable<void> async_connection::flush_loop(std::uint64_t epoch) {
         if (closed_ || epoch != epoch_) co_return;
         if (ec) co_return fail_all(unavailable("waiting on the socket: " + ec.message()));
         const int r = PQflush(conn_);
-        if (r < 0) co_return fail_all(unavailable("cannot send: " + trimmed(PQerrorMessage(conn_))));
+        if (r < 0) co_return fail_all(unavailable("cannot send: " + one_line(PQerrorMessage(conn_))));
         process();  // sending may have read answers into libpq's buffer
         if (epoch != epoch_) co_return;
         if (r == 0) break;
@@ -665,10 +653,10 @@ awaitable<void> async_connection::flush_loop(std::uint64_t epoch) {
     flushing_ = false;
 }
 
-awaitable<outcome<void>> async_connection::wait_turn(clock::time_point deadline, bool exclusive_holder) {
+awaitable<outcome<void>> async_connection::wait_turn(clock::time_point deadline) {
     for (;;) {
         if (closed_) co_return unavailable("the connection was closed");
-        if (state_ == state::ready && (exclusive_holder || !held_)) co_return outcome<void>{};
+        if (state_ == state::ready && !held_) co_return outcome<void>{};
         if (state_ == state::down) co_return unavailable("PostgreSQL is unreachable");
         if (clock::now() >= deadline) co_return unavailable("no connection within the timeout");
         // Connecting for the first time, or held by an exclusive run: wait.
@@ -714,7 +702,7 @@ awaitable<outcome<std::vector<rows>>> async_connection::run(std::vector<command>
 awaitable<outcome<rows>> async_connection::query(command c) {
     auto self = shared_from_this();
     const auto deadline = clock::now() + options_.timeout;
-    if (auto turn = co_await wait_turn(deadline, false); !turn) co_return turn.error();
+    if (auto turn = co_await wait_turn(deadline); !turn) co_return turn.error();
     std::vector<command> one;
     one.push_back(std::move(c));
     auto answered = co_await run(std::move(one), true, deadline);
@@ -725,14 +713,14 @@ awaitable<outcome<rows>> async_connection::query(command c) {
 awaitable<outcome<std::vector<rows>>> async_connection::transaction(std::vector<command> commands) {
     auto self = shared_from_this();
     const auto deadline = clock::now() + options_.timeout;
-    if (auto turn = co_await wait_turn(deadline, false); !turn) co_return turn.error();
+    if (auto turn = co_await wait_turn(deadline); !turn) co_return turn.error();
     co_return co_await run(std::move(commands), true, deadline);
 }
 
 awaitable<outcome<async_connection::exclusive>> async_connection::acquire() {
     auto self = shared_from_this();
     const auto deadline = clock::now() + options_.timeout;
-    if (auto turn = co_await wait_turn(deadline, false); !turn) co_return turn.error();
+    if (auto turn = co_await wait_turn(deadline); !turn) co_return turn.error();
     held_ = true;
     co_return exclusive(self, epoch_);
 }

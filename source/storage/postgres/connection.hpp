@@ -71,7 +71,6 @@ public:
     explicit rows(PGresult* owned) noexcept;
 
     int size() const noexcept;  // the number of rows
-    int columns() const noexcept;
     bool is_null(int row, int column) const noexcept;
     std::string_view text(int row, int column) const noexcept;  // "" for NULL
     std::optional<std::string> optional_text(int row, int column) const;
@@ -197,7 +196,7 @@ private:
     // passed.
     awaitable<bool> wait_socket(descriptor& d, boost::asio::posix::descriptor_base::wait_type w,
                                 clock::time_point deadline);
-    awaitable<outcome<void>> wait_turn(clock::time_point deadline, bool exclusive_holder);
+    awaitable<outcome<void>> wait_turn(clock::time_point deadline);
     awaitable<outcome<std::vector<rows>>> run(std::vector<command> commands, bool sync, clock::time_point deadline);
     // Queues the commands (and a sync, or a flush request) in libpq; the request answered once
     // their results are in. Null if libpq refused them (the connection is then failed).

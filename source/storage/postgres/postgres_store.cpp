@@ -661,11 +661,11 @@ postgres_store::~postgres_store() {
     net::post(i.io, [&i] {
         i.writer->close();
         i.purger->close();
-        // The store's own readers go with its io_context's pool service, closed as it stops.
     });
     i.work.reset();
     // Connections reconnecting or reading keep the io_context busy until closed: stop it once
-    // the writer has closed; the readers are closed by the pool service's shutdown when io dies.
+    // the writer has closed. The store's own readers (its blocking reads' pool) are closed by
+    // the pool service's shutdown when the io_context is destroyed, with impl_, after the join.
     net::post(i.io, [&i] { i.io.stop(); });
     i.thread.join();
     i.writer.reset();

@@ -74,7 +74,7 @@ public:
     // writable: the last write succeeded. RocksDB's figures are 0.
     figures stats() const override;
     // Not this back end's: VACUUM and pg_basebackup (or the provider's backups) are the
-    // operator's tools. Both answer internal, and log which tool to use.
+    // operator's tools. Both answer not_found, with a message that names them.
     result<void> compact() override;
     result<void> checkpoint(const std::filesystem::path& directory) const override;
 
