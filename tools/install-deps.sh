@@ -15,6 +15,7 @@ packages=(
   # The PostgreSQL tests start their own throwaway cluster with its initdb and pg_ctl
   # (/usr/lib/postgresql/15/bin; tests/support/postgres_cluster.hpp); its service is not used.
   postgresql-15
+  openssl  # a throwaway certificate for the TLS test of tests/postgres/connection_tests.cpp
   "$@"
 )
 missing=()

@@ -8,6 +8,7 @@
 #include "postgres/coroutine_runner.hpp"
 #include "postgres/database_fixture.hpp"
 #include "support/postgres_cluster.hpp"
+#include "support/eventually.hpp"
 #include "support/result_text.hpp"
 
 #include "service/ulid.hpp"
@@ -432,6 +433,33 @@ BOOST_FIXTURE_TEST_CASE(probes_figures_and_what_is_left_to_the_database_tools, s
     const auto copied = store->checkpoint("/nonexistent/x");
     BOOST_TEST_REQUIRE(outcome(copied) == "NOT_FOUND");
     BOOST_TEST(copied.error().message.find("pg_basebackup") != std::string::npos, copied.error().message);
+}
+
+BOOST_FIXTURE_TEST_CASE(expired_kept_answers_are_deleted_periodically, fresh_database) {
+    pg::migrate(conn.get());
+    ozzie::postgres_store_options o;
+    o.url = url();
+    o.idempotency_ttl = seconds(60);
+    o.idempotency_purge_period = milliseconds(100);
+    // Answers of every age: long expired (days apart: many purge windows), expired a minute
+    // ago, and alive (for the next 40 s at least, longer than this test).
+    const auto now = floor<seconds>(system_clock::now()).time_since_epoch().count();
+    const std::vector<std::pair<std::string, long long>> ages = {
+        {"ten-days", now - 10 * 86400}, {"three-days", now - 3 * 86400}, {"three-days-later", now - 3 * 86400 + 30},
+        {"two-minutes", now - 120},     {"alive", now - 20},             {"new", now}};
+    for (const auto& [key, created] : ages)
+        pg::exec(conn.get(), "insert into idempotency_keys values ('c', '" + key + "', '\\x00', " +
+                                 std::to_string(created) + ", 200, '[]', '')");
+    // Through the store too.
+    const auto store = std::make_unique<ozzie::postgres_store>(o);
+    const std::vector<ozzie::kept_record> old{kept("c", "kept-old", floor<seconds>(system_clock::now()) - hours(2))};
+    BOOST_TEST(outcome(store->update({}, old)) == "ok");
+    const auto left = [&] { return pg::query_integer(conn.get(), "select count(*) from idempotency_keys"); };
+    BOOST_TEST(ozzie::testing::eventually([&] { return left() == 2; }, seconds(10)));
+    BOOST_TEST(pg::query_integer(conn.get(),
+                                 "select count(*) from idempotency_keys where idempotency_key in ('alive', 'new')") == 2);
+    BOOST_TEST(outcome(store->find_kept("c", "alive")) == "ok");
+    BOOST_TEST(outcome(store->find_kept("c", "kept-old")) == "NOT_FOUND");
 }
 
 namespace {

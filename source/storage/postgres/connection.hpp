@@ -13,8 +13,18 @@
 //
 // Not thread-safe: every call on the connection's executor (one io_context thread).
 //
-// Tested without TLS only. With TLS, OpenSSL may hold decrypted bytes the socket no longer
-// shows as readable; libpq asks OpenSSL for them, this class cannot (see serve()).
+// Connecting never blocks that thread: libpq resolves host names with a blocking getaddrinfo
+// (in PQconnectStartParams, and in PQconnectPoll whenever it moves on to the URL's next host),
+// so each attempt runs its whole start-and-poll loop on a short-lived thread of its own, and
+// hands the connection made (or why none was) back through an eventfd that the executor waits
+// on. libpq still reads the URL itself (several hosts, Unix socket directories, target_session_
+// attrs, TLS with the host's name, .pgpass, services). An attempt abandoned (closed, timed out)
+// ends by itself: at the next poll, or once a stalled resolver returns.
+//
+// TLS: PQconsumeInput reads at most what fits in libpq's buffer, so OpenSSL may keep decrypted
+// bytes of a record it has already taken off the socket, which then shows nothing to read.
+// Before waiting on the socket, the connection asks OpenSSL (SSL_pending on libpq's SSL object)
+// and reads those first.
 #pragma once
 
 #include <ozzie/awaitable.hpp>
@@ -42,8 +52,9 @@ namespace ozzie::postgres {
 // Why a statement failed.
 struct failure {
     // unavailable: the connection failed, was down, timed out, or the server cannot take the
-    // statement now (shutting down, read-only, a serialization failure or deadlock: retry later);
-    // internal: the statement failed (see sqlstate).
+    // statement now (shutting down, read-only, a statement or lock timeout, a serialization
+    // failure or deadlock: retry later); internal: the statement failed (see sqlstate). After
+    // a server going away (57P0x) or read-only (25006), the connection is made again.
     errc code = errc::internal;
     std::string sqlstate;  // the server's SQLSTATE, e.g. "23505"; empty when it gave none
     std::string message;   // libpq's or the server's text: for the log, never for a client
@@ -60,7 +71,6 @@ public:
     explicit rows(PGresult* owned) noexcept;
 
     int size() const noexcept;  // the number of rows
-    int columns() const noexcept;
     bool is_null(int row, int column) const noexcept;
     std::string_view text(int row, int column) const noexcept;  // "" for NULL
     std::optional<std::string> optional_text(int row, int column) const;
@@ -112,6 +122,8 @@ struct connection_options {
     std::string outage_effect = "its statements answer 503 until it has connected again";
 };
 
+struct connect_attempt;  // connection.cpp
+
 class async_connection : public std::enable_shared_from_this<async_connection> {
     struct private_tag {};
 
@@ -159,6 +171,8 @@ public:
 
     // Whether the connection is up and serving statements.
     bool ready() const noexcept { return state_ == state::ready; }
+    // Whether close() was called.
+    bool closed() const noexcept { return closed_; }
     // How many times it has connected (tests).
     std::uint64_t connections_made() const noexcept { return connections_made_; }
     // Stops: every statement in flight fails with unavailable, and it does not connect again.
@@ -180,8 +194,11 @@ private:
     awaitable<bool> connect_once();
     awaitable<void> serve(std::uint64_t epoch);
     awaitable<void> flush_loop(std::uint64_t epoch);
-    awaitable<bool> wait_socket(boost::asio::posix::descriptor_base::wait_type w, clock::time_point deadline);
-    awaitable<outcome<void>> wait_turn(clock::time_point deadline, bool exclusive_holder);
+    // Waits until `d` is ready for `w`: false if the wait failed, was cancelled, or the deadline
+    // passed.
+    awaitable<bool> wait_socket(descriptor& d, boost::asio::posix::descriptor_base::wait_type w,
+                                clock::time_point deadline);
+    awaitable<outcome<void>> wait_turn(clock::time_point deadline);
     awaitable<outcome<std::vector<rows>>> run(std::vector<command> commands, bool sync, clock::time_point deadline);
     // Queues the commands (and a sync, or a flush request) in libpq; the request answered once
     // their results are in. Null if libpq refused them (the connection is then failed).
@@ -192,15 +209,15 @@ private:
     void teardown();
     void wake_waiters();
     void release_exclusive(std::uint64_t epoch, bool clean);
-    // Whether the socket is ready for `events` (poll's) now: the reactor's notifications are
-    // edge-triggered, and libpq need not have read the socket dry.
-    bool ready_now(short events) const;
-    bool readable_now() const;
+    // Whether OpenSSL holds decrypted bytes that libpq has not read yet (see above).
+    bool tls_pending() const;
 
     executor ex_;
     connection_options options_;
     PGconn* conn_ = nullptr;
     descriptor socket_;
+    descriptor connect_wake_;  // while connecting: the eventfd the connecting thread writes
+    std::shared_ptr<connect_attempt> attempt_;  // the attempt in progress, if any
     state state_ = state::starting;
     bool closed_ = false;
     bool flushing_ = false;

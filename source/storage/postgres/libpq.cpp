@@ -5,17 +5,18 @@
 
 namespace ozzie::postgres {
 
-namespace {
-
-std::string trimmed(const char* text) {
-    std::string s = text ? text : "";
-    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+std::string one_line(const char* text) {
+    std::string s;
+    for (const char* p = text ? text : ""; *p; ++p) {
+        const bool blank = *p == '\n' || *p == '\t';
+        if (!blank) s.push_back(*p);
+        else if (!s.empty() && s.back() != ' ') s.push_back(' ');
+    }
+    while (!s.empty() && s.back() == ' ') s.pop_back();
     return s;
 }
 
-}  // namespace
-
-std::string last_error(PGconn* conn) { return trimmed(PQerrorMessage(conn)); }
+std::string last_error(PGconn* conn) { return one_line(PQerrorMessage(conn)); }
 
 connection connect(const std::string& url) {
     // Keywords before "dbname" are defaults that the URL, expanded in dbname's place, may
@@ -37,7 +38,7 @@ result exec(PGconn* conn, const std::string& sql) {
     const char* state = r ? PQresultErrorField(r.get(), PG_DIAG_SQLSTATE) : nullptr;
     // The result's own message names the failed statement's error; the connection's is the
     // fallback when there is no result at all (out of memory, connection lost).
-    std::string message = r ? trimmed(PQresultErrorMessage(r.get())) : "";
+    std::string message = r ? one_line(PQresultErrorMessage(r.get())) : "";
     if (message.empty()) message = last_error(conn);
     throw error(message, state ? state : "");
 }

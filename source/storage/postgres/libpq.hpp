@@ -25,7 +25,7 @@ struct result_deleter {
 using result = std::unique_ptr<PGresult, result_deleter>;
 
 // A failure reported by libpq or the database. what() is the message for an operator (libpq's
-// text, trimmed); sqlstate() the five-character SQLSTATE when the database gave one (e.g.
+// text, on one line); sqlstate() the five-character SQLSTATE when the database gave one (e.g.
 // "23505" for a unique violation), empty for failures of the connection itself.
 class error : public std::runtime_error {
 public:
@@ -52,7 +52,11 @@ result exec(PGconn* conn, const std::string& sql);
 // postgres::error if the statement fails, std::runtime_error if the answer has another shape.
 long long query_integer(PGconn* conn, const std::string& sql);
 
-// libpq's message for the connection's last failure, without its trailing newline.
+// libpq's or the server's message on one line, for an operator or the log: its "\n\t"
+// continuations become single spaces, and the trailing newline goes.
+std::string one_line(const char* text);
+
+// libpq's message for the connection's last failure, on one line.
 std::string last_error(PGconn* conn);
 
 }  // namespace ozzie::postgres

@@ -8,6 +8,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -585,6 +586,11 @@ struct postgres_store::impl {
         }
         return r;
     }
+
+    // Deletes the expired kept answers every purge period, on its own connection (the writes
+    // never wait behind it), until that is closed.
+    std::shared_ptr<pg::async_connection> purger;
+    awaitable<void> purge_loop();
 };
 
 namespace {
@@ -715,7 +721,43 @@ awaitable<result<void>> probe_on(pg::async_connection& c) {
     co_return result<void>{};
 }
 
+// Deletes the kept answers that have expired (kept_expired, as keep_command): what RocksDB's
+// compactions drop. One plain `delete ... where created_at <= $1` per window of created_at
+// (purge_window seconds from the oldest answer left), so a backlog (after downtime, or a
+// shorter TTL) goes in bounded transactions; each is a range of idempotency_keys_by_age (on
+// every shard under Citus, which runs such a multi-shard delete; a delete by a ctid subquery it
+// would refuse). The number of answers deleted.
+awaitable<result<std::uint64_t>> purge_on(pg::async_connection& c, std::chrono::seconds ttl) {
+    constexpr long long purge_window = 60;
+    const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+    const long long last_expired = (now - ttl - std::chrono::seconds(1)).time_since_epoch().count();
+    std::uint64_t deleted = 0;
+    for (;;) {
+        auto oldest = co_await c.query(plain("select min(created_at) from idempotency_keys"));
+        if (!oldest) co_return store_error(oldest.error(), "purge kept answers");
+        const auto first = oldest->integer(0, 0);
+        if (!first || *first > last_expired) break;
+        pg::command purge = plain("delete from idempotency_keys where created_at <= $1");
+        purge.params.push_back(pg::param::text(std::to_string(std::min(last_expired, *first + purge_window - 1))));
+        auto gone = co_await c.query(std::move(purge));
+        if (!gone) co_return store_error(gone.error(), "purge kept answers");
+        deleted += gone->affected();
+    }
+    co_return deleted;
+}
+
 }  // namespace
+
+awaitable<void> postgres_store::impl::purge_loop() {
+    pg::async_connection::steady_timer timer(io.get_executor());
+    for (;;) {
+        timer.expires_after(options.idempotency_purge_period);
+        co_await timer.async_wait(net::as_tuple(net::use_awaitable_t<executor>{}));
+        if (purger->closed()) co_return;
+        const auto deleted = co_await purge_on(*purger, options.idempotency_ttl);
+        if (deleted && *deleted > 0) log(log_level::info, "idempotency_keys_purged", {{"deleted", *deleted}});
+    }
+}
 
 postgres_store::postgres_store(const std::string& url, std::vector<std::string> replica_urls,
                                std::chrono::seconds idempotency_ttl)
@@ -734,6 +776,12 @@ postgres_store::postgres_store(postgres_store_options options) : impl_(std::make
     w.timeout = i.options.write_timeout;
     w.name = "writer";
     i.writer = pg::async_connection::start(i.io.get_executor(), std::move(w));
+    pg::connection_options p;
+    p.url = i.options.url;
+    p.timeout = i.options.write_timeout;
+    p.name = "purger";
+    i.purger = pg::async_connection::start(i.io.get_executor(), std::move(p));
+    net::co_spawn(i.io, i.purge_loop(), net::detached);
     i.thread = std::thread([&io = i.io] { io.run(); });
 }
 
@@ -741,14 +789,16 @@ postgres_store::~postgres_store() {
     auto& i = *impl_;
     net::post(i.io, [&i] {
         i.writer->close();
-        // The store's own readers go with its io_context's pool service, closed as it stops.
+        i.purger->close();
     });
     i.work.reset();
     // Connections reconnecting or reading keep the io_context busy until closed: stop it once
-    // the writer has closed; the readers are closed by the pool service's shutdown when io dies.
+    // the writer has closed. The store's own readers (its blocking reads' pool) are closed by
+    // the pool service's shutdown when the io_context is destroyed, with impl_, after the join.
     net::post(i.io, [&i] { i.io.stop(); });
     i.thread.join();
     i.writer.reset();
+    i.purger.reset();
 }
 
 // The blocking reads (the writer's, the library's) stay on the primary: the writer decides on

@@ -41,6 +41,8 @@ struct postgres_store_options {
     std::size_t connections_per_thread = 1;      // each network thread's pool of readers
     std::chrono::milliseconds read_timeout{5000};    // a read with no answer by then: unavailable
     std::chrono::milliseconds write_timeout{10000};  // a write with no answer by then: unavailable
+    // How often the store's thread deletes the kept answers that have expired (kept_expired).
+    std::chrono::milliseconds idempotency_purge_period{60000};
 };
 
 class postgres_store final : public store {
@@ -82,7 +84,7 @@ public:
     // writable: the last write succeeded. RocksDB's figures are 0.
     figures stats() const override;
     // Not this back end's: VACUUM and pg_basebackup (or the provider's backups) are the
-    // operator's tools. Both answer internal, and log which tool to use.
+    // operator's tools. Both answer not_found, with a message that names them.
     result<void> compact() override;
     result<void> checkpoint(const std::filesystem::path& directory) const override;
 
