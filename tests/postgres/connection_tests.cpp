@@ -397,7 +397,9 @@ BOOST_AUTO_TEST_CASE(resolving_a_host_name_never_blocks_the_connections_io_conte
     // The first statement waited for the first attempt, which waited for the resolver.
     BOOST_TEST(std::chrono::duration<double>(took).count() >= 1.0);
     BOOST_TEST(during.count >= 50);
-    BOOST_TEST(std::chrono::duration<double>(during.longest_gap).count() < 0.25);
+    // A thread blocked in the resolver would show a gap of its whole delay; half of it leaves a
+    // noisy machine room to be slow.
+    BOOST_TEST(during.longest_gap < slow_resolver_delay / 2);
 }
 
 BOOST_FIXTURE_TEST_CASE(a_host_name_resolved_slowly_connects_without_blocking_the_io_context, fresh_database) {
@@ -417,7 +419,9 @@ BOOST_FIXTURE_TEST_CASE(a_host_name_resolved_slowly_connects_without_blocking_th
     });
     BOOST_TEST(answer == "connected");
     BOOST_TEST(during.count >= 50);
-    BOOST_TEST(std::chrono::duration<double>(during.longest_gap).count() < 0.25);
+    // A thread blocked in the resolver would show a gap of its whole delay; half of it leaves a
+    // noisy machine room to be slow.
+    BOOST_TEST(during.longest_gap < slow_resolver_delay / 2);
 }
 
 BOOST_AUTO_TEST_CASE(closing_a_connection_while_its_host_name_resolves_is_immediate) {
