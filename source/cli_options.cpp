@@ -111,6 +111,12 @@ std::variant<run_options, print_and_exit> parse_command_line(int argc, const cha
         throw std::runtime_error("give --data-dir or --postgres, not both: the users are kept in one store");
     if (values.count("postgres-replica") && !values.count("postgres"))
         throw std::runtime_error("--postgres-replica needs --postgres");
+    // Said, not ignored: on PostgreSQL a write is as durable as the database makes it.
+    for (const char* rocksdb_only : {"sync", "block-cache"})
+        if (values.count("postgres") && !values[rocksdb_only].defaulted())
+            throw std::runtime_error(std::string("--") + rocksdb_only +
+                                     " is RocksDB's (--data-dir): with --postgres the database's own settings "
+                                     "(synchronous_commit, shared_buffers) decide");
 
     run_options run;
     auto listen = parse_listen(values["listen"].as<std::string>(), "--listen");

@@ -238,6 +238,8 @@ BOOST_AUTO_TEST_CASE(one_store_is_required_not_two) {
     BOOST_TEST(refusal({"--clients", "c", "--data-dir", "d", "--postgres-replica", "host=r"}) ==
                "--postgres-replica needs --postgres");
     BOOST_TEST(refusal({"--clients", "c", "--postgres", ""}) == "--postgres must not be empty");
+    BOOST_TEST(refusal({"--clients", "c", "--postgres", "host=db", "--sync", "false"}).find("--sync is RocksDB's") == 0);
+    BOOST_TEST(refusal({"--clients", "c", "--postgres", "host=db", "--block-cache", "2097152"}).find("--block-cache is RocksDB's") == 0);
 }
 
 BOOST_AUTO_TEST_CASE(postgres_replicas_repeat_on_the_command_line_and_in_the_config_file) {
