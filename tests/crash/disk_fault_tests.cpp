@@ -13,6 +13,7 @@
 //     is there by id and by external id, and no refused create was applied.
 #include "support/credentials.hpp"
 #include "support/eventually.hpp"
+#include "support/response_json.hpp"
 #include "support/http_client.hpp"
 #include "support/openapi_check.hpp"
 #include "support/server_files.hpp"
@@ -39,6 +40,7 @@ namespace {
 namespace json = boost::json;
 namespace http = ozzie::testing::http;
 using namespace std::chrono_literals;
+using ozzie::testing::error_code_of;
 using ozzie::testing::http_client;
 using ozzie::testing::http_response;
 using ozzie::testing::server_process;
@@ -64,15 +66,6 @@ std::string without_request_lines(const std::string& log) {
     for (std::string line; std::getline(lines, line);)
         if (line.find(R"("event":"request")") == std::string::npos) kept += line + "\n";
     return kept;
-}
-
-std::string error_code_of(const http_response& res) {
-    boost::system::error_code ec;
-    const auto v = json::parse(res.body(), ec);
-    if (ec || !v.is_object()) return {};
-    const auto* e = v.as_object().if_contains("error");
-    const auto* code = e && e->is_object() ? e->as_object().if_contains("code") : nullptr;
-    return code && code->is_string() ? std::string(code->as_string()) : std::string();
 }
 
 struct outcomes {
@@ -102,7 +95,7 @@ void create_until(std::uint16_t port, unsigned worker, const std::atomic<bool>& 
                 const auto v = json::parse(res.body());
                 out.acknowledged[external] = std::string(v.at("data").at("id").as_string());
                 ++out.created;
-            } else if (res.result_int() == 503 && error_code_of(res) == "SERVICE_UNAVAILABLE" &&
+            } else if (res.result_int() == 503 && error_code_of(res.body()) == "SERVICE_UNAVAILABLE" &&
                        res["Retry-After"] == "1") {
                 out.refused.insert(external);
                 ++out.unavailable;

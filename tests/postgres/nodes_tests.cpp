@@ -19,6 +19,7 @@
 #include "postgres/database_fixture.hpp"
 #include "support/credentials.hpp"
 #include "support/eventually.hpp"
+#include "support/response_json.hpp"
 #include "support/http_client.hpp"
 #include "support/openapi_check.hpp"
 #include "support/postgres_cluster.hpp"
@@ -53,6 +54,7 @@ namespace json = boost::json;
 namespace http = ozzie::testing::http;
 namespace pg = ozzie::postgres;
 using namespace std::chrono_literals;
+using ozzie::testing::error_code_of;
 using ozzie::testing::fresh_database;
 using ozzie::testing::header_list;
 using ozzie::testing::http_client;
@@ -89,15 +91,6 @@ std::string body_of(const sent_user& u) {
                                         {"language", u.language}});
 }
 
-std::string error_code_of(const http_response& res) {
-    boost::system::error_code ec;
-    const auto v = json::parse(res.body(), ec);
-    if (ec || !v.is_object()) return {};
-    const auto* e = v.as_object().if_contains("error");
-    const auto* code = e && e->is_object() ? e->as_object().if_contains("code") : nullptr;
-    return code && code->is_string() ? std::string(code->as_string()) : std::string();
-}
-
 // The "data" of a user answer; empty if the body is not one.
 json::object data_of(const http_response& res) {
     boost::system::error_code ec;
@@ -121,7 +114,7 @@ bool shows(const json::object& data, const sent_user& u) {
 
 // A 503 as the issue wants it: the error envelope's SERVICE_UNAVAILABLE, with Retry-After.
 bool proper_503(const http_response& res) {
-    return res.result_int() == 503 && error_code_of(res) == "SERVICE_UNAVAILABLE" && !res["Retry-After"].empty();
+    return res.result_int() == 503 && error_code_of(res.body()) == "SERVICE_UNAVAILABLE" && !res["Retry-After"].empty();
 }
 
 // The answer conforms to docs/openapi.yaml: "" if so, else the violations.
@@ -284,7 +277,7 @@ BOOST_FIXTURE_TEST_CASE(two_nodes_on_one_database_answer_one_201_per_external_id
                             const auto res = c.request(http::verb::post, "/v1/users", auth(), body_of(u));
                             if (const auto wrong = conformance("POST", "/v1/users", res); !wrong.empty())
                                 bad.add(u.ext + ": " + wrong);
-                            answers[i][n] = {res.result_int(), data_of(res), error_code_of(res), res.body()};
+                            answers[i][n] = {res.result_int(), data_of(res), error_code_of(res.body()), res.body()};
                         }
                     } catch (const std::exception& e) {
                         bad.add("pair " + std::to_string(p) + " node " + std::to_string(n) + ": " + e.what());

@@ -1,5 +1,6 @@
-// Small readers of an API response and its JSON, shared by the HTTP and hardening tests (which
-// check the same envelopes, each with its own strictness: see their check_error / check_user).
+// Small readers of an API response and its JSON, shared by the test suites (the HTTP and
+// hardening tests check the same envelopes, each with its own strictness: see their check_error
+// / check_user).
 #pragma once
 
 #include <boost/beast/http.hpp>
@@ -23,6 +24,16 @@ inline std::string str(const boost::json::value& v) {
 inline std::string header(const api_response& res, boost::beast::http::field f) {
     const auto v = res[f];
     return std::string(v.data(), v.size());
+}
+
+// The error envelope's code ("CONFLICT"...) in a response body; "" if it is not an envelope.
+inline std::string error_code_of(std::string_view body) {
+    boost::system::error_code ec;
+    const auto v = boost::json::parse(body, ec);
+    if (ec || !v.is_object()) return {};
+    const auto* e = v.as_object().if_contains("error");
+    const auto* code = e && e->is_object() ? e->as_object().if_contains("code") : nullptr;
+    return code && code->is_string() ? std::string(code->as_string()) : std::string();
 }
 
 // The keys of `o` in their order, to compare with the documented order.
