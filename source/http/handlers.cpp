@@ -33,7 +33,12 @@ awaitable<Result> on_writer(Start start) {
             auto state = std::make_shared<waiter>(waiter{std::move(handler), net::make_work_guard(ex)});
             start([state](Result r) {
                 const auto target = state->work.get_executor();
-                net::post(target, [state, r = std::move(r)]() mutable { state->resume(std::move(r)); });
+                net::post(target, [state, r = std::move(r)]() mutable {
+                    // The guard ends here, on the io_context's own thread: the writer may hold
+                    // `state` until after a stopping server has destroyed the io_context.
+                    const auto work = std::move(state->work);
+                    state->resume(std::move(r));
+                });
             });
         },
         use_awaitable);
