@@ -66,6 +66,7 @@ po::options_description command_line_options() {
         ("batch-body-limit", po::value<std::size_t>()->default_value(defaults.batch_body_limit), "largest body of POST /v1/users/batch in bytes; larger gets 413")
         ("idempotency-ttl", po::value<double>()->default_value(86400), "seconds the answer of a write made with an Idempotency-Key is kept for its retries (at least 1)")
         ("block-cache", po::value<std::size_t>()->default_value(store_options{}.block_cache_bytes), "bytes of the store's block cache for reads (at least 1 MiB); a store much larger than it reads most lookups from the page cache")
+        ("row-cache", po::value<std::size_t>()->default_value(store_options{}.row_cache_bytes), "bytes of the cache of users lately looked up, in front of the store; 0: none")
         ("header-limit", po::value<std::size_t>()->default_value(defaults.header_limit), "largest request line and headers in bytes; larger gets 431")
         ("request-timeout", po::value<double>()->default_value(seconds(defaults.request_timeout)), "seconds a client has to send a whole request")
         ("idle-timeout", po::value<double>()->default_value(seconds(defaults.idle_timeout)), "seconds an idle keep-alive connection stays open")
@@ -112,11 +113,12 @@ std::variant<run_options, print_and_exit> parse_command_line(int argc, const cha
     if (values.count("postgres-replica") && !values.count("postgres"))
         throw std::runtime_error("--postgres-replica needs --postgres");
     // Said, not ignored: on PostgreSQL a write is as durable as the database makes it.
-    for (const char* rocksdb_only : {"sync", "block-cache"})
+    for (const char* rocksdb_only : {"sync", "block-cache", "row-cache"})
         if (values.count("postgres") && !values[rocksdb_only].defaulted())
             throw std::runtime_error(std::string("--") + rocksdb_only +
                                      " is RocksDB's (--data-dir): with --postgres the database's own settings "
-                                     "(synchronous_commit, shared_buffers) decide");
+                                     "(synchronous_commit, shared_buffers) decide, and no server caches what "
+                                     "other servers may change");
 
     run_options run;
     auto listen = parse_listen(values["listen"].as<std::string>(), "--listen");
@@ -158,6 +160,7 @@ std::variant<run_options, print_and_exit> parse_command_line(int argc, const cha
     run.store.idempotency_ttl = std::chrono::seconds(static_cast<std::int64_t>(ttl));
     run.store.block_cache_bytes = values["block-cache"].as<std::size_t>();
     if (run.store.block_cache_bytes < (std::size_t{1} << 20)) throw std::runtime_error("--block-cache must be at least 1 MiB (1048576)");
+    run.store.row_cache_bytes = values["row-cache"].as<std::size_t>();
     run.server.header_limit = values["header-limit"].as<std::size_t>();
     run.server.request_timeout = timeout(values, "request-timeout");
     run.server.idle_timeout = timeout(values, "idle-timeout");

@@ -18,7 +18,7 @@ struct store_options {
     // A PostgreSQL database to keep the users in instead, shared by any number of servers: a
     // libpq connection URI (postgresql://user:password@host:port/dbname?...) or conninfo string
     // ("host=... dbname=..."). Its schema must be ozzie-admin migrate's latest. Default empty:
-    // RocksDB in data_dir. With PostgreSQL, `sync` and `block_cache_bytes` do not apply: a write
+    // RocksDB in data_dir. With PostgreSQL, `sync`, `block_cache_bytes` and `row_cache_bytes` do not apply: a write
     // is acknowledged once its transaction has committed (durable as the database's
     // synchronous_commit makes it).
     std::string postgres{};  // ({}: designated initializers may leave it out without a warning)
@@ -33,6 +33,9 @@ struct store_options {
     bool sync = true;
     // Size of the shared block cache for reads. Default 64 MiB.
     std::size_t block_cache_bytes = std::size_t{64} << 20;
+    // Size of the cache of users lately looked up (by id and by external id), in front of the
+    // memtable and the block cache; 0: none. Default 64 MiB (about 250,000 lookups' users).
+    std::size_t row_cache_bytes = std::size_t{64} << 20;
     // How long the answer of a write made with an idempotency key is kept for its retries; after
     // that the key is new again, and its record is removed by the store's compactions. Default 24 h.
     std::chrono::seconds idempotency_ttl{24 * 60 * 60};

@@ -32,6 +32,8 @@ struct service_stats {
     histogram_snapshot commit_seconds;     // time to write one batch, WAL sync included
     std::uint64_t block_cache_hits = 0;
     std::uint64_t block_cache_misses = 0;
+    std::uint64_t row_cache_hits = 0;      // lookups of a user answered by the row cache
+    std::uint64_t row_cache_misses = 0;
     std::uint64_t live_data_bytes = 0;     // RocksDB's estimate, all column families
     std::uint64_t memtable_bytes = 0;
     bool store_writable = true;            // false while a disk fault makes it refuse writes

@@ -131,6 +131,10 @@ std::string http_metrics::prometheus_text(const service_stats& service) const {
     const auto lookups = service.block_cache_hits + service.block_cache_misses;
     single("ozzie_rocksdb_block_cache_hit_ratio", "Block cache hits over lookups since start.", prom::MetricType::Gauge,
         gauge(lookups ? static_cast<double>(service.block_cache_hits) / static_cast<double>(lookups) : 0));
+    single("ozzie_rocksdb_row_cache_hits_total", "Lookups of a user answered by the row cache.",
+        prom::MetricType::Counter, counter(static_cast<double>(service.row_cache_hits)));
+    single("ozzie_rocksdb_row_cache_misses_total", "Lookups of a user the row cache did not hold.",
+        prom::MetricType::Counter, counter(static_cast<double>(service.row_cache_misses)));
     single("ozzie_rocksdb_live_data_bytes", "Estimated live data size.", prom::MetricType::Gauge,
         gauge(static_cast<double>(service.live_data_bytes)));
     single("ozzie_rocksdb_memtable_bytes", "Size of all memtables.", prom::MetricType::Gauge,

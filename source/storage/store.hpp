@@ -113,6 +113,8 @@ public:
     struct figures {
         std::uint64_t block_cache_hits = 0;
         std::uint64_t block_cache_misses = 0;
+        std::uint64_t row_cache_hits = 0;
+        std::uint64_t row_cache_misses = 0;
         std::uint64_t live_data_bytes = 0;
         std::uint64_t memtable_bytes = 0;
         bool writable = true;  // the last write succeeded

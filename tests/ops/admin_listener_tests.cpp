@@ -19,6 +19,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -38,6 +39,7 @@ using ozzie::testing::header_value;
 using ozzie::testing::http_client;
 using ozzie::testing::http_response;
 using ozzie::testing::is_error_envelope;
+using ozzie::testing::json_body;
 using ozzie::testing::ops_server;
 using ozzie::testing::prom_text;
 
@@ -205,7 +207,17 @@ BOOST_FIXTURE_TEST_CASE(healthz_and_readyz_answer_on_the_admin_port, ops_server)
     }
 }
 
-BOOST_FIXTURE_TEST_CASE(metrics_count_the_traffic_by_route_method_and_status, ops_server,
+// The block cache's figures follow lookups only where no row cache answers them first.
+struct ops_server_without_row_cache : ops_server {
+    ops_server_without_row_cache() : ops_server({}, without_row_cache()) {}
+    static ozzie::store_options without_row_cache() {
+        ozzie::store_options store;
+        store.row_cache_bytes = 0;
+        return store;
+    }
+};
+
+BOOST_FIXTURE_TEST_CASE(metrics_count_the_traffic_by_route_method_and_status, ops_server_without_row_cache,
                         *boost::unit_test::timeout(120)) {
     // Before any traffic: well-formed, every family there, nothing counted yet.
     {
@@ -213,7 +225,8 @@ BOOST_FIXTURE_TEST_CASE(metrics_count_the_traffic_by_route_method_and_status, op
         BOOST_TEST(total_requests(m) == 0.0);
         for (const char* name : {"ozzie_http_requests_total", "ozzie_http_request_duration_seconds",
                                  "ozzie_http_open_connections", "ozzie_commit_batch_size", "ozzie_commit_duration_seconds",
-                                 "ozzie_rocksdb_block_cache_hit_ratio", "ozzie_rocksdb_live_data_bytes",
+                                 "ozzie_rocksdb_block_cache_hit_ratio", "ozzie_rocksdb_row_cache_hits_total",
+                                 "ozzie_rocksdb_row_cache_misses_total", "ozzie_rocksdb_live_data_bytes",
                                  "ozzie_rocksdb_memtable_bytes"})
             BOOST_TEST(m.family(name) != nullptr, "no " << name << " before traffic");
     }
@@ -346,6 +359,51 @@ BOOST_FIXTURE_TEST_CASE(metrics_count_the_traffic_by_route_method_and_status, op
     const auto promtool = promtool_check(text);
     BOOST_TEST((promtool.exit_code == 0 && promtool.out.empty() && promtool.err.empty()),
                "promtool check metrics: " << promtool.describe() << "--- text:\n" << text);
+}
+
+// A user looked up is kept in the row cache: the next lookups are hits, until a change of the
+// user makes the cache forget it and the lookup after it reads the store again.
+BOOST_FIXTURE_TEST_CASE(row_cache_metrics_count_hits_and_misses, ops_server, *boost::unit_test::timeout(120)) {
+    http_client a(port);
+    const auto h = auth_headers(alice);
+    const auto created = a.request(http::verb::post, "/v1/users", h, R"({"external_user_id":"rc-1","name":"Ana"})");
+    BOOST_TEST_REQUIRE(created.result_int() == 201u, created.body());
+    const std::string id(json_body(created).at("data").at("id").as_string());
+    const auto counts = [&] {
+        const auto m = scrape(admin_port);
+        const auto hits = m.value("ozzie_rocksdb_row_cache_hits_total");
+        const auto misses = m.value("ozzie_rocksdb_row_cache_misses_total");
+        BOOST_TEST_REQUIRE(hits.has_value());
+        BOOST_TEST_REQUIRE(misses.has_value());
+        return std::pair{*hits, *misses};
+    };
+    const auto name_of = [&](const std::string& target) {
+        const auto res = a.request(http::verb::get, target, h);
+        BOOST_TEST_REQUIRE(res.result_int() == 200u, res.body());
+        return std::string(json_body(res).at("data").at("name").as_string());
+    };
+
+    const auto [hits0, misses0] = counts();
+    for (int i = 0; i < 3; ++i) BOOST_TEST(name_of("/v1/users/" + id) == "Ana");
+    const auto [hits1, misses1] = counts();
+    BOOST_TEST(misses1 - misses0 == 1.0);  // the first lookup reads the store
+    BOOST_TEST(hits1 - hits0 == 2.0);
+
+    // The writer reads the user (a hit), writes it, and forgets it: the lookup after reads the
+    // store again and sees the change.
+    const auto patched = a.request(http::verb::patch, "/v1/users/" + id, h, R"({"name":"Bea"})");
+    BOOST_TEST_REQUIRE(patched.result_int() == 200u, patched.body());
+    BOOST_TEST(name_of("/v1/users/" + id) == "Bea");
+    const auto [hits2, misses2] = counts();
+    BOOST_TEST(hits2 - hits1 == 1.0);
+    BOOST_TEST(misses2 - misses1 == 1.0);
+
+    // By external id: a cache of its own keys, forgotten with the user's.
+    BOOST_TEST(name_of("/v1/users/external:rc-1") == "Bea");
+    BOOST_TEST(name_of("/v1/users/external:rc-1") == "Bea");
+    const auto [hits3, misses3] = counts();
+    BOOST_TEST(misses3 - misses2 == 1.0);
+    BOOST_TEST(hits3 - hits2 == 1.0);
 }
 
 BOOST_FIXTURE_TEST_CASE(open_connections_follow_the_clients, ops_server, *boost::unit_test::timeout(120)) {

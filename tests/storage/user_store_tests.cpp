@@ -4,6 +4,7 @@
 #include "service/ulid.hpp"
 #include "storage/rocksdb/encoding.hpp"
 #include "storage/rocksdb/rocksdb_store.hpp"
+#include "storage/rocksdb/row_cache.hpp"
 
 #include "storage/power_loss_fs.hpp"
 #include "storage/same_user.hpp"
@@ -17,14 +18,17 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/iterator.h>
+#include <rocksdb/statistics.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -483,6 +487,129 @@ BOOST_AUTO_TEST_CASE(store_inserts_then_loses_power, *boost::unit_test::disabled
     }
     const auto file_system = std::make_shared<ozzie::testing::power_loss_fs>(sync_journal(options->data_dir));
     insert_crash_users_then_die(*new ozzie::rocksdb_store(*options, file_system));  // never closed
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// The row cache in front of the store's lookups (source/storage/rocksdb/row_cache.hpp).
+BOOST_FIXTURE_TEST_SUITE(user_store_row_cache, store_fixture)
+
+BOOST_AUTO_TEST_CASE(a_change_or_removal_is_seen_at_once_by_id_and_by_external_id) {
+    const ozzie::user u = users.make_full("rc_client", "rc_old");
+    BOOST_TEST_REQUIRE(flags(insert({u})) == "1");
+    check_stored(u);  // both lookups now in the cache
+    check_stored(u);
+
+    ozzie::user renamed = u;
+    renamed.name = "Renamed";
+    renamed.external_user_id = "rc_new";
+    const std::vector<ozzie::store::change> changes{{u, renamed}};
+    BOOST_TEST_REQUIRE(outcome(store->update(changes, {})) == "ok");
+    check_stored(renamed);
+    BOOST_TEST(outcome(store->find_external("rc_client", "rc_old")) == "NOT_FOUND");
+
+    const std::vector<ozzie::user> gone{renamed};
+    BOOST_TEST_REQUIRE(outcome(store->remove(gone, {})) == "ok");
+    BOOST_TEST(outcome(store->get({}, ulid_of(u))) == "NOT_FOUND");
+    BOOST_TEST(outcome(store->find_external("rc_client", "rc_new")) == "NOT_FOUND");
+}
+
+// Readers look the user up without a pause while the writer changes it: a lookup that starts
+// after a change is acknowledged never answers the user as it was before (a read that raced
+// the write and was kept in the cache after it would).
+BOOST_AUTO_TEST_CASE(lookups_racing_changes_never_see_an_acknowledged_change_undone,
+                     *boost::unit_test::timeout(120)) {
+    options.sync = false;  // writes of microseconds, as long as a lookup: the race is close
+    reopen();
+    ozzie::user current = users.make_full("rc_client", "rc_racing");
+    current.name = "0";
+    BOOST_TEST_REQUIRE(flags(insert({current})) == "1");
+    constexpr int changes = 20000;
+    std::atomic<int> acknowledged{0};
+    std::atomic<bool> done{false};
+    std::atomic<int> stale{0}, failed{0}, lookups{0};
+    const auto read_loop = [&](bool by_external) {
+        while (!done.load()) {
+            const int floor = acknowledged.load();
+            const auto found = by_external ? store->find_external("rc_client", "rc_racing")
+                                           : store->get({}, ulid_of(current));
+            if (!found || !found->name) {
+                ++failed;
+                continue;
+            }
+            if (std::stoi(*found->name) < floor) ++stale;
+            ++lookups;
+        }
+    };
+    std::thread by_id(read_loop, false), by_external(read_loop, true);
+    for (int i = 1; i <= changes; ++i) {
+        ozzie::user next = current;
+        next.name = std::to_string(i);
+        const std::vector<ozzie::store::change> change{{current, next}};
+        if (outcome(store->update(change, {})) != "ok") ++failed;
+        current = next;
+        acknowledged.store(i);
+    }
+    done.store(true);
+    by_id.join();
+    by_external.join();
+    BOOST_TEST(failed.load() == 0);
+    BOOST_TEST(stale.load() == 0, stale.load() << " lookups answered a user older than an acknowledged change");
+    BOOST_TEST(lookups.load() > changes);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(row_cache_alone)
+
+ozzie::row_cache cache_of(std::size_t bytes) { return ozzie::row_cache(bytes, rocksdb::CreateDBStatistics()); }
+
+std::string found(const ozzie::row_cache& cache, std::string_view key) {
+    const auto pinned = cache.find(key);
+    return pinned ? std::string(pinned.value()) : "(none)";
+}
+
+BOOST_AUTO_TEST_CASE(a_value_kept_is_found_until_forgotten) {
+    auto cache = cache_of(1 << 20);
+    BOOST_TEST(found(cache, "k") == "(none)");
+    cache.keep(cache.before_read("k"), "k", "value");
+    BOOST_TEST(found(cache, "k") == "value");
+    cache.keep(cache.before_read("k"), "k", "");
+    BOOST_TEST(found(cache, "k") == "");
+    cache.forget("k");
+    BOOST_TEST(found(cache, "k") == "(none)");
+}
+
+BOOST_AUTO_TEST_CASE(a_read_with_a_forget_after_its_ticket_is_not_kept) {
+    auto cache = cache_of(1 << 20);
+    const auto before = cache.before_read("k");
+    cache.forget("k");  // the writer changed "k" while it was read
+    cache.keep(before, "k", "old");
+    BOOST_TEST(found(cache, "k") == "(none)");
+    cache.keep(cache.before_read("k"), "k", "new");
+    BOOST_TEST(found(cache, "k") == "new");
+}
+
+BOOST_AUTO_TEST_CASE(no_capacity_keeps_nothing) {
+    auto cache = cache_of(0);
+    cache.keep(cache.before_read("k"), "k", "value");
+    BOOST_TEST(found(cache, "k") == "(none)");
+    cache.forget("k");
+}
+
+BOOST_AUTO_TEST_CASE(the_capacity_bounds_what_is_kept_and_the_latest_stay) {
+    auto cache = cache_of(64 << 10);
+    const std::string value(100, 'v');
+    constexpr int keys = 10000;  // about 1.5 MB of keys and values, in a 64 KiB cache
+    for (int i = 0; i < keys; ++i) {
+        const auto key = "key-" + std::to_string(i);
+        cache.keep(cache.before_read(key), key, value);
+    }
+    int kept = 0;
+    for (int i = 0; i < keys; ++i) kept += cache.find("key-" + std::to_string(i)) ? 1 : 0;
+    BOOST_TEST(kept > 0);
+    BOOST_TEST(kept < 1000);
+    BOOST_TEST(found(cache, "key-" + std::to_string(keys - 1)) == value);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -55,9 +55,13 @@ inline bool is_error_envelope(const http_response& res, std::string_view code = 
 
 struct ops_server : in_process_server {
     std::uint16_t admin_port = 0;
+    ozzie::store_options store_settings;  // the store's, but for where it is (start_server)
 
-    // Writes a clients file with alice and bob and starts with `adjust` applied to the options.
-    explicit ops_server(const std::function<void(ozzie::server_options&)>& adjust = {}) {
+    // Writes a clients file with alice and bob and starts with `adjust` applied to the options,
+    // on a store opened with `store`'s settings.
+    explicit ops_server(const std::function<void(ozzie::server_options&)>& adjust = {},
+                        ozzie::store_options store = {})
+        : store_settings(std::move(store)) {
         write_clients_file(clients_file(), {alice, bob});
         start(adjust);
     }
@@ -72,7 +76,7 @@ struct ops_server : in_process_server {
     void start(const std::function<void(ozzie::server_options&)>& adjust = {}) {
         auto options = default_options();
         if (adjust) adjust(options);
-        start_server(options);
+        start_server(options, store_settings);
         admin_port = server->admin_port();
     }
 };

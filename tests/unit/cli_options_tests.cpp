@@ -92,6 +92,8 @@ std::vector<option_row> option_table() {
          [](const run_options& o) { return o.store.idempotency_ttl == 3600s; }},
         {"block-cache", {"--block-cache", "1073741824"}, "block-cache = 1073741824\n",
          [](const run_options& o) { return o.store.block_cache_bytes == 1073741824; }},
+        {"row-cache", {"--row-cache", "0"}, "row-cache = 0\n",
+         [](const run_options& o) { return o.store.row_cache_bytes == 0; }},
         {"header-limit", {"--header-limit", "16384"}, "header-limit = 16384\n",
          [](const run_options& o) { return o.server.header_limit == 16384; }},
         {"request-timeout", {"--request-timeout", "2.5"}, "request-timeout = 2.5\n",
@@ -240,6 +242,7 @@ BOOST_AUTO_TEST_CASE(one_store_is_required_not_two) {
     BOOST_TEST(refusal({"--clients", "c", "--postgres", ""}) == "--postgres must not be empty");
     BOOST_TEST(refusal({"--clients", "c", "--postgres", "host=db", "--sync", "false"}).find("--sync is RocksDB's") == 0);
     BOOST_TEST(refusal({"--clients", "c", "--postgres", "host=db", "--block-cache", "2097152"}).find("--block-cache is RocksDB's") == 0);
+    BOOST_TEST(refusal({"--clients", "c", "--postgres", "host=db", "--row-cache", "0"}).find("--row-cache is RocksDB's") == 0);
 }
 
 BOOST_AUTO_TEST_CASE(postgres_replicas_repeat_on_the_command_line_and_in_the_config_file) {
@@ -465,6 +468,7 @@ BOOST_AUTO_TEST_CASE(options_not_given_take_the_defaults_of_the_options_structs)
     BOOST_TEST(o.server.batch_body_limit == server.batch_body_limit);
     BOOST_TEST((o.store.idempotency_ttl == store.idempotency_ttl));
     BOOST_TEST(o.store.block_cache_bytes == store.block_cache_bytes);
+    BOOST_TEST(o.store.row_cache_bytes == store.row_cache_bytes);
     BOOST_TEST(o.server.header_limit == server.header_limit);
     BOOST_TEST((o.server.request_timeout == server.request_timeout));
     BOOST_TEST((o.server.idle_timeout == server.idle_timeout));

@@ -3,6 +3,7 @@
 #include "ops/logging.hpp"
 #include "storage/rocksdb/encoding.hpp"
 #include "storage/rocksdb/recoverable_env.hpp"
+#include "storage/rocksdb/row_cache.hpp"
 #include "storage/rocksdb/schema_migration.hpp"
 
 #include <rocksdb/cache.h>
@@ -83,6 +84,7 @@ struct rocksdb_store::impl {
     rocksdb::ColumnFamilyHandle* meta = nullptr;
     rocksdb::WriteOptions write_options;
     std::shared_ptr<rocksdb::Statistics> statistics;
+    std::optional<row_cache> rows;  // once statistics exist
     // Whether the last write succeeded. A failure is logged when this turns false and a recovery
     // when it turns true again, so an outage is one pair of lines however many writes it refuses.
     std::atomic<bool> writable{true};
@@ -99,6 +101,28 @@ struct rocksdb_store::impl {
         auto decoded = encoding::decode_user(ulid, value.ToStringView());
         if (!decoded) return storage_failure("decode user", rocksdb::Status::Corruption(ulid));
         return std::move(*decoded);
+    }
+
+    // The value of `key` in `cf` ("users" or "external_ids"), from the row cache or else the
+    // store (and then kept in the cache), decoded by `decode` into a user (nullopt: the value is
+    // in no known format). Errors: not_found, internal.
+    template <class Decode>
+    result<user> read_cached(rocksdb::ColumnFamilyHandle* cf, std::string_view key, std::string_view what,
+                             Decode decode) const {
+        if (const auto cached = rows->find(key)) return decoded(decode(cached.value()), what, key);
+        const auto ticket = rows->before_read(key);
+        rocksdb::PinnableSlice value;
+        const auto status = db->Get({}, cf, slice(key), &value);
+        if (status.IsNotFound()) return error{errc::not_found, {}};
+        if (!status.ok()) return storage_failure(what, status);
+        auto found = decoded(decode(value.ToStringView()), what, key);
+        if (found) rows->keep(ticket, key, value.ToStringView());
+        return found;
+    }
+
+    static result<user> decoded(std::optional<user> u, std::string_view what, std::string_view key) {
+        if (!u) return storage_failure(what, rocksdb::Status::Corruption(slice(key)));
+        return std::move(*u);
     }
 
     // The user of a list index entry. The snapshot of `options` holds its record: the entry and
@@ -153,6 +177,7 @@ rocksdb_store::rocksdb_store(const store_options& options, std::shared_ptr<rocks
     db_options.statistics = rocksdb::CreateDBStatistics();
     db_options.statistics->set_stats_level(rocksdb::StatsLevel::kExceptTimers);
     impl_->statistics = db_options.statistics;
+    impl_->rows.emplace(options.row_cache_bytes, impl_->statistics);
     const auto cache = rocksdb::NewLRUCache(options.block_cache_bytes);
     const auto cf_options = column_family_options(cache);
     auto kept_options = cf_options;
@@ -185,17 +210,14 @@ rocksdb_store::rocksdb_store(const store_options& options, std::shared_ptr<rocks
 
 rocksdb_store::~rocksdb_store() = default;
 
-result<user> rocksdb_store::get(std::string_view, std::string_view ulid) const { return impl_->read_user({}, ulid); }
+result<user> rocksdb_store::get(std::string_view, std::string_view ulid) const {
+    return impl_->read_cached(impl_->users, ulid, "get user",
+                              [ulid](std::string_view value) { return encoding::decode_user(ulid, value); });
+}
 
 result<user> rocksdb_store::find_external(std::string_view client_id, std::string_view external_user_id) const {
-    rocksdb::PinnableSlice value;
-    const auto key = encoding::external_key(client_id, external_user_id);
-    const auto status = impl_->db->Get({}, impl_->external_ids, key, &value);
-    if (status.IsNotFound()) return error{errc::not_found, {}};
-    if (!status.ok()) return storage_failure("get external id", status);
-    auto decoded = encoding::decode_external_value(value.ToStringView());
-    if (!decoded) return storage_failure("decode external id", rocksdb::Status::Corruption(key));
-    return std::move(*decoded);
+    return impl_->read_cached(impl_->external_ids, encoding::external_key(client_id, external_user_id),
+                              "get external id", encoding::decode_external_value);
 }
 
 result<kept_record> rocksdb_store::find_kept(std::string_view client_id, std::string_view key) const {
@@ -250,7 +272,12 @@ result<void> rocksdb_store::remove(std::span<const user> users, std::span<const 
         if (auto s = batch.Delete(impl_->client_users, encoding::list_key(u)); !s.ok())
             return storage_failure("batch delete list", s);
     }
-    return impl_->write(impl_->write_options, batch);
+    auto written = impl_->write(impl_->write_options, batch);
+    for (const user& u : users) {
+        impl_->rows->forget(encoding::user_key(u));
+        impl_->rows->forget(encoding::external_key(u.client_id, u.external_user_id));
+    }
+    return written;
 }
 
 result<void> rocksdb_store::update(std::span<const change> changes, std::span<const kept_record> kept) {
@@ -274,7 +301,14 @@ result<void> rocksdb_store::update(std::span<const change> changes, std::span<co
         if (s.ok() && before.stage != after.stage) s = batch.Put(impl_->client_users, encoding::list_key(after), "");
         if (!s.ok()) return storage_failure("batch update", s);
     }
-    return impl_->write(impl_->write_options, batch);
+    auto written = impl_->write(impl_->write_options, batch);
+    for (const auto& [before, after] : changes) {
+        impl_->rows->forget(encoding::user_key(after));
+        impl_->rows->forget(encoding::external_key(before.client_id, before.external_user_id));
+        if (after.external_user_id != before.external_user_id)
+            impl_->rows->forget(encoding::external_key(after.client_id, after.external_user_id));
+    }
+    return written;
 }
 
 namespace {
@@ -392,6 +426,8 @@ rocksdb_store::figures rocksdb_store::stats() const {
     figures f;
     f.block_cache_hits = impl_->statistics->getTickerCount(rocksdb::BLOCK_CACHE_HIT);
     f.block_cache_misses = impl_->statistics->getTickerCount(rocksdb::BLOCK_CACHE_MISS);
+    f.row_cache_hits = impl_->statistics->getTickerCount(rocksdb::ROW_CACHE_HIT);
+    f.row_cache_misses = impl_->statistics->getTickerCount(rocksdb::ROW_CACHE_MISS);
     f.writable = impl_->writable.load(std::memory_order_relaxed);
     for (auto* cf : {impl_->users, impl_->external_ids, impl_->client_users, impl_->idempotency, impl_->meta}) {
         std::uint64_t value = 0;
