@@ -528,11 +528,11 @@ BOOST_AUTO_TEST_CASE(lookups_racing_changes_never_see_an_acknowledged_change_und
     std::atomic<int> acknowledged{0};
     std::atomic<bool> done{false};
     std::atomic<int> stale{0}, failed{0}, lookups{0};
+    const std::string ulid = ulid_of(current);  // the readers' own copy: the writer changes `current`
     const auto read_loop = [&](bool by_external) {
         while (!done.load()) {
             const int floor = acknowledged.load();
-            const auto found = by_external ? store->find_external("rc_client", "rc_racing")
-                                           : store->get({}, ulid_of(current));
+            const auto found = by_external ? store->find_external("rc_client", "rc_racing") : store->get({}, ulid);
             if (!found || !found->name) {
                 ++failed;
                 continue;
