@@ -281,10 +281,14 @@ private:
                           : context_.service.async_find_by_id(client_id, id);
         const auto found = co_await std::move(lookup);
         if (!found) co_return set_error(res_, found.error());
-        if (req_.has_if_none_match && if_none_match_names(req_.if_none_match, entity_tag(*found))) {
-            res_.status = http::status::not_modified;
-            res_.body.clear();
-            co_return append_entity_tag(res_.headers.add("ETag"), *found);
+        if (req_.has_if_none_match) {
+            auto tag = entity_tag(*found);
+            if (if_none_match_names(req_.if_none_match, tag)) {
+                res_.status = http::status::not_modified;
+                res_.body.clear();
+                res_.headers.add("ETag") = std::move(tag);
+                co_return;
+            }
         }
         render_user(res_, http::status::ok, *found);
     }
