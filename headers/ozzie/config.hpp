@@ -18,9 +18,10 @@ struct store_options {
     // A PostgreSQL database to keep the users in instead, shared by any number of servers: a
     // libpq connection URI (postgresql://user:password@host:port/dbname?...) or conninfo string
     // ("host=... dbname=..."). Its schema must be ozzie-admin migrate's latest. Default empty:
-    // RocksDB in data_dir. With PostgreSQL, `sync`, `block_cache_bytes` and `row_cache_bytes` do not apply: a write
-    // is acknowledged once its transaction has committed (durable as the database's
-    // synchronous_commit makes it).
+    // RocksDB in data_dir. With PostgreSQL, `sync`, `block_cache_bytes` and `row_cache_bytes` do
+    // not apply: a write is acknowledged once its transaction has committed (durable as the
+    // database's synchronous_commit makes it), and no server caches users that other servers
+    // may change.
     std::string postgres{};  // ({}: designated initializers may leave it out without a warning)
     // Streaming replicas of that database for lookups (GET of one user), each as `postgres`; a
     // lookup that finds nothing on a replica, or that a replica fails (stopped, unreachable),
