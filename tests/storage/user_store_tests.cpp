@@ -600,7 +600,7 @@ BOOST_AUTO_TEST_CASE(no_capacity_keeps_nothing) {
 BOOST_AUTO_TEST_CASE(the_capacity_bounds_what_is_kept_and_the_latest_stay) {
     auto cache = cache_of(64 << 10);
     const std::string value(100, 'v');
-    constexpr int keys = 10000;  // about 1.5 MB of keys and values, in a 64 KiB cache
+    constexpr int keys = 10000;  // about 1.1 MB of keys and values, in a 64 KiB cache
     for (int i = 0; i < keys; ++i) {
         const auto key = "key-" + std::to_string(i);
         cache.keep(cache.before_read(key), key, value);
