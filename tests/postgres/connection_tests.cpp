@@ -106,6 +106,12 @@ pg::connection_options options_for(const std::string& url, std::chrono::millisec
 
 std::string code_of(const pg::failure& f) { return std::string(ozzie::code_name(f.code)); }
 
+// "ok", or the failure's SQLSTATE and code, e.g. "57014 SERVICE_UNAVAILABLE".
+template <class Result>
+std::string sqlstate_outcome(const Result& r) {
+    return r ? "ok" : r.error().sqlstate + " " + code_of(r.error());
+}
+
 // One of many coroutines with a statement in flight: records its answer.
 awaitable<void> echo(std::shared_ptr<pg::async_connection> c, int i, std::shared_ptr<int> remaining,
                      pg::async_connection::steady_timer* all_done, std::vector<int>* answered_in,
@@ -177,7 +183,7 @@ BOOST_FIXTURE_TEST_CASE(a_transaction_is_all_or_nothing, fresh_database) {
         failing.push_back(sql("insert into t values (1)"));  // unique_violation
         failing.push_back(sql("insert into t values (4)"));  // skipped
         auto failed = co_await c->transaction(std::move(failing));
-        if (!failed) first_error = failed.error().sqlstate + " " + code_of(failed.error());
+        first_error = sqlstate_outcome(failed);
         auto count = co_await c->query(sql("select count(*) from t"));
         if (count) count_after = count->integer(0, 0).value_or(-2);
         c->close();
@@ -453,13 +459,13 @@ BOOST_FIXTURE_TEST_CASE(a_statement_or_lock_timeout_is_unavailable_on_the_same_c
         settings.push_back(sql("set statement_timeout = 50"));
         auto set = co_await c->transaction(std::move(settings));
         auto r = co_await c->query(sql("select pg_sleep(2)"));
-        timed_out = r ? "ok" : r.error().sqlstate + " " + code_of(r.error());
+        timed_out = sqlstate_outcome(r);
         std::vector<pg::command> more;
         more.push_back(sql("set statement_timeout = 0"));
         more.push_back(sql("set lock_timeout = 50"));
         set = co_await c->transaction(std::move(more));
         auto l = co_await c->query(sql("select count(*) from t"));
-        locked = l ? "ok" : l.error().sqlstate + " " + code_of(l.error());
+        locked = sqlstate_outcome(l);
         auto a = co_await c->query(sql("select 'still here'"));
         after = a ? std::string(a->text(0, 0)) : code_of(a.error());
         connections = c->connections_made();
@@ -482,7 +488,7 @@ BOOST_FIXTURE_TEST_CASE(a_read_only_server_is_unavailable_and_the_connection_is_
         settings.push_back(sql("set default_transaction_read_only = on"));
         auto set = co_await c->transaction(std::move(settings));
         auto r = co_await c->query(sql("create table t (n int)"));
-        refused = r ? "ok" : r.error().sqlstate + " " + code_of(r.error());
+        refused = sqlstate_outcome(r);
         // A new session is read-write again.
         const auto until = clock_type::now() + std::chrono::seconds(10);
         for (;;) {
@@ -559,7 +565,7 @@ BOOST_FIXTURE_TEST_CASE(a_failed_prepared_statement_fails_alone, fresh_database)
     run_coroutine([&](executor ex) -> awaitable<void> {
         auto c = pg::async_connection::start(ex, options_for(url()));
         auto r = co_await c->query(named("echo", pg::param::text("not a number")));
-        bad = r ? "ok" : r.error().sqlstate + " " + code_of(r.error());
+        bad = sqlstate_outcome(r);
         auto g = co_await c->query(named("echo", pg::param::text("7")));
         good = g ? std::string(g->text(0, 0)) : "error";
         c->close();

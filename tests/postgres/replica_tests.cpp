@@ -11,6 +11,7 @@
 #include "postgres/coroutine_runner.hpp"
 #include "postgres/database_fixture.hpp"
 #include "support/postgres_cluster.hpp"
+#include "storage/same_user.hpp"
 
 #include "service/ulid.hpp"
 #include "storage/postgres/libpq.hpp"
@@ -38,9 +39,9 @@ using ozzie::testing::fresh_database;
 using ozzie::testing::postgres_cluster;
 using ozzie::testing::run_coroutine;
 using ozzie::testing::suite_cluster;
+using ozzie::testing::ulid_of;
 using namespace std::chrono;
 
-std::string ulid_of(const user& u) { return u.id.substr(ozzie::user_id_prefix.size()); }
 
 // What a lookup answered: the user's name, or the error's code.
 std::string name_or_error(const ozzie::result<user>& r) {

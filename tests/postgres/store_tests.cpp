@@ -10,6 +10,7 @@
 #include "support/postgres_cluster.hpp"
 #include "support/eventually.hpp"
 #include "support/result_text.hpp"
+#include "storage/same_user.hpp"
 
 #include "service/ulid.hpp"
 #include "storage/postgres/libpq.hpp"
@@ -34,20 +35,14 @@ using ozzie::awaitable;
 using ozzie::executor;
 using ozzie::onboarding_stage;
 using ozzie::user;
+using ozzie::testing::flags;
 using ozzie::testing::fresh_database;
 using ozzie::testing::opt;
 using ozzie::testing::outcome;
 using ozzie::testing::run_coroutine;
+using ozzie::testing::ulid_of;
 using namespace std::chrono;
 
-std::string flags(const ozzie::result<std::vector<bool>>& r) {
-    if (!r.has_value()) return "error: " + outcome(r);
-    std::string out;
-    for (bool b : *r) out += (out.empty() ? "" : ",") + std::string(b ? "1" : "0");
-    return out;
-}
-
-std::string ulid_of(const user& u) { return u.id.substr(ozzie::user_id_prefix.size()); }
 
 std::string describe(const user& u) {
     return u.id + " " + u.client_id + "/" + u.external_user_id + " " + opt(u.name) + " " + opt(u.email) + " " +

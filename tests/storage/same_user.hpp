@@ -1,13 +1,20 @@
-// The check the storage suites share: a stored or returned user equals the expected one.
+// What the storage suites (RocksDB's and PostgreSQL's) share: a user's key, and the check that a
+// stored or returned user equals the expected one.
 #pragma once
 
+#include "service/ulid.hpp"
 #include "support/result_text.hpp"
 
 #include <ozzie/user.hpp>
 
 #include <boost/test/unit_test.hpp>
 
+#include <string>
+
 namespace ozzie::testing {
+
+// The ULID of a user (its id without "ozz_usr_"): its key in either store.
+inline std::string ulid_of(const ozzie::user& u) { return u.id.substr(ozzie::user_id_prefix.size()); }
 
 // Every field compared on its own (so a failure says which), then operator== as a whole.
 inline void check_same_user(const ozzie::user& actual, const ozzie::user& expected) {

@@ -34,18 +34,13 @@
 namespace {
 
 using ozzie::testing::check_same_user;
+using ozzie::testing::flags;
 using ozzie::testing::opt;
 using ozzie::testing::outcome;
+using ozzie::testing::ulid_of;
 
 using namespace std::chrono;
 
-// "1,0,1" for [true,false,true]; "error: <code>" if the insert failed.
-std::string flags(const ozzie::result<std::vector<bool>>& r) {
-    if (!r.has_value()) return "error: " + outcome(r) + " " + r.error().message;
-    std::string out;
-    for (bool b : *r) out += (out.empty() ? "" : ",") + std::string(b ? "1" : "0");
-    return out;
-}
 
 // Builds users by hand: ids from a ULID generator, created_at in whole seconds.
 class user_factory {
@@ -76,10 +71,6 @@ public:
 private:
     ozzie::ulid_generator ids_;
 };
-
-std::string ulid_of(const ozzie::user& u) {
-    return std::string(u.id.substr(ozzie::user_id_prefix.size()));
-}
 
 // The users the crash tests' child stores before it is killed.
 constexpr int crash_users = 20;

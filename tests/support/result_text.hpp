@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ozzie::testing {
 
@@ -15,6 +16,14 @@ namespace ozzie::testing {
 template <class T>
 std::string outcome(const ozzie::result<T>& r) {
     return r.has_value() ? "ok" : std::string(ozzie::code_name(r.error().code));
+}
+
+// What a store's insert stored: "1,0,1" for [true,false,true]; "error: <code>" if it failed.
+inline std::string flags(const ozzie::result<std::vector<bool>>& r) {
+    if (!r.has_value()) return "error: " + outcome(r);
+    std::string out;
+    for (bool b : *r) out += (out.empty() ? "" : ",") + std::string(b ? "1" : "0");
+    return out;
 }
 
 // The error's message; "" if there is no error.
