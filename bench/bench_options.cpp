@@ -57,7 +57,7 @@ std::variant<bench_options, print_and_exit> parse_bench_options(int argc, const 
         ("threads", po::value<unsigned>()->default_value(2), "client threads (HTTP runs)")
         ("duration", po::value<double>()->default_value(10), "seconds measured, after the warm-up")
         ("warmup", po::value<double>()->default_value(2), "seconds run first and left out of the figures")
-        ("rate", po::value<double>(), "open loop: requests per second over all connections, latency measured from each request's intended send time")
+        ("rate", po::value<double>(), "open loop: requests per second over all connections, latency measured from each request's intended send time (or its actual one, if sent up to 100 us early)")
         ("preload", po::value<std::uint64_t>()->default_value(0), "users to create before the run, for lookups (default for lookups: 10000)")
         ("id", po::value<std::string>(), "look up this one id (a hot key) instead of preloaded users")
         ("idle-connections", po::value<unsigned>()->default_value(0),

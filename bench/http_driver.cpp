@@ -156,11 +156,12 @@ task<void> measure(connection& conn, workload& load, const bench_options& option
         if (schedule) {
             const auto due = schedule->due(k);
             if (due >= plan.end) break;
-            if (due > begin) {
-                timer.expires_at(due);
+            if (const auto wake = schedule->wake(k); wake > begin) {
+                timer.expires_at(wake);
                 co_await timer.async_wait(use_task);
+                begin = clock::now();
             }
-            begin = due;  // latency counts from when the request should have gone out
+            begin = rate_schedule::timed_from(due, begin);
         } else if (begin >= plan.end) {
             break;
         }
