@@ -34,6 +34,8 @@ struct service_stats {
     std::uint64_t block_cache_misses = 0;
     std::uint64_t row_cache_hits = 0;      // lookups of a user answered by the row cache
     std::uint64_t row_cache_misses = 0;
+    std::uint64_t row_cache_warmed = 0;    // users put in the row cache at start, newest first
+    bool row_cache_warming = false;        // while that goes on
     std::uint64_t live_data_bytes = 0;     // RocksDB's estimate, all column families
     std::uint64_t memtable_bytes = 0;
     bool store_writable = true;            // false while a disk fault makes it refuse writes

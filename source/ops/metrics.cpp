@@ -135,6 +135,10 @@ std::string http_metrics::prometheus_text(const service_stats& service) const {
         prom::MetricType::Counter, counter(static_cast<double>(service.row_cache_hits)));
     single("ozzie_rocksdb_row_cache_misses_total", "Lookups of a user the row cache did not hold.",
         prom::MetricType::Counter, counter(static_cast<double>(service.row_cache_misses)));
+    single("ozzie_rocksdb_row_cache_warmed_users", "Users put in the row cache at start, newest first.",
+        prom::MetricType::Gauge, gauge(static_cast<double>(service.row_cache_warmed)));
+    single("ozzie_rocksdb_row_cache_warming", "1 while the row cache is being filled at start.",
+        prom::MetricType::Gauge, gauge(service.row_cache_warming ? 1 : 0));
     single("ozzie_rocksdb_live_data_bytes", "Estimated live data size.", prom::MetricType::Gauge,
         gauge(static_cast<double>(service.live_data_bytes)));
     single("ozzie_rocksdb_memtable_bytes", "Size of all memtables.", prom::MetricType::Gauge,

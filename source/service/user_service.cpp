@@ -199,8 +199,8 @@ result<void> user_service::remove(std::string_view client_id, user_ref ref) {
 service_stats user_service::stats() const {
     const auto store = impl_->store->stats();
     return {impl_->queue.batch_sizes(), impl_->queue.commit_seconds(), store.block_cache_hits,
-            store.block_cache_misses, store.row_cache_hits, store.row_cache_misses, store.live_data_bytes,
-            store.memtable_bytes, store.writable};
+            store.block_cache_misses, store.row_cache_hits, store.row_cache_misses, store.row_cache_warmed,
+            store.row_cache_warming, store.live_data_bytes, store.memtable_bytes, store.writable};
 }
 
 result<void> user_service::check_writable() {

@@ -115,6 +115,8 @@ public:
         std::uint64_t block_cache_misses = 0;
         std::uint64_t row_cache_hits = 0;
         std::uint64_t row_cache_misses = 0;
+        std::uint64_t row_cache_warmed = 0;  // users put in the row cache at start
+        bool row_cache_warming = false;      // while that goes on
         std::uint64_t live_data_bytes = 0;
         std::uint64_t memtable_bytes = 0;
         bool writable = true;  // the last write succeeded

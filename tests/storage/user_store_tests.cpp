@@ -26,6 +26,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <memory>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -549,6 +550,92 @@ BOOST_AUTO_TEST_CASE(lookups_racing_changes_never_see_an_acknowledged_change_und
     BOOST_TEST(lookups.load() > changes);
 }
 
+// The warm-up at open (rocksdb_store::impl::warm_up), done.
+void wait_for_warm_up(const ozzie::rocksdb_store& store) {
+    const auto deadline = steady_clock::now() + seconds(60);
+    while (store.stats().row_cache_warming && steady_clock::now() < deadline) std::this_thread::sleep_for(milliseconds(5));
+    BOOST_TEST_REQUIRE(!store.stats().row_cache_warming, "the row cache's warm-up did not end in 60 s");
+}
+
+// `count` users of client "warm", stored with WAL syncs off (quicker), oldest first.
+std::vector<ozzie::user> insert_many(store_fixture& f, int count) {
+    std::vector<ozzie::user> made;
+    for (int i = 0; i < count; ++i) made.push_back(f.users.make_full("warm", "warm-" + std::to_string(i)));
+    for (std::size_t at = 0; at < made.size(); at += 1000) {
+        const std::vector<ozzie::user> batch(made.begin() + static_cast<std::ptrdiff_t>(at),
+                                             made.begin() + static_cast<std::ptrdiff_t>(std::min(at + 1000, made.size())));
+        BOOST_TEST_REQUIRE(outcome(f.insert(batch)) == "ok");
+    }
+    return made;
+}
+
+BOOST_AUTO_TEST_CASE(a_reopened_store_fills_the_cache_with_its_users) {
+    options.sync = false;
+    reopen();
+    const auto stored = insert_many(*this, 3000);
+    reopen();
+    wait_for_warm_up(*store);
+    BOOST_TEST(store->stats().row_cache_warmed == 3000u);
+    const auto before = store->stats();
+    for (const auto& u : stored) {
+        const auto got = store->get({}, ulid_of(u));
+        BOOST_TEST_REQUIRE(outcome(got) == "ok");
+        check_same_user(*got, u);
+    }
+    const auto after = store->stats();
+    BOOST_TEST(after.row_cache_hits - before.row_cache_hits == 3000u);
+    BOOST_TEST(after.row_cache_misses == before.row_cache_misses);
+}
+
+BOOST_AUTO_TEST_CASE(a_cache_smaller_than_the_store_holds_its_newest_users) {
+    options.sync = false;
+    reopen();
+    const auto stored = insert_many(*this, 3000);
+    options.row_cache_bytes = 64 << 10;  // a few hundred users
+    reopen();
+    wait_for_warm_up(*store);
+    const auto warmed = store->stats().row_cache_warmed;
+    BOOST_TEST(warmed > 100u);
+    BOOST_TEST(warmed < 1000u);
+    const auto hits_of = [&](const ozzie::user& u) {
+        const auto before = store->stats().row_cache_hits;
+        BOOST_TEST_REQUIRE(outcome(store->get({}, ulid_of(u))) == "ok");
+        return store->stats().row_cache_hits - before;
+    };
+    BOOST_TEST(hits_of(stored.back()) == 1u);   // the newest
+    BOOST_TEST(hits_of(stored.front()) == 0u);  // the oldest
+}
+
+// The writer changes users while the warm-up reads them: once the warm-up is over, every
+// lookup answers each user as last changed (a value the warm-up read before a change and kept
+// after it would answer the user as it was).
+BOOST_AUTO_TEST_CASE(the_warm_up_never_keeps_a_user_as_it_was_before_a_change, *boost::unit_test::timeout(120)) {
+    options.sync = false;  // changes of microseconds: many of them during the warm-up
+    reopen();
+    auto current = insert_many(*this, 20000);
+    reopen();
+    std::mt19937 random(20261130);
+    std::uniform_int_distribution<std::size_t> pick(0, current.size() - 1);
+    int changes = 0;
+    for (; store->stats().row_cache_warming; ++changes) {
+        auto& u = current[pick(random)];
+        ozzie::user next = u;
+        next.name = "change " + std::to_string(changes);
+        const std::vector<ozzie::store::change> change{{u, next}};
+        BOOST_TEST_REQUIRE(outcome(store->update(change, {})) == "ok");
+        u = next;
+    }
+    BOOST_TEST_MESSAGE(changes << " changes during the warm-up");
+    BOOST_TEST(changes > 0);
+    int stale = 0;
+    for (const auto& u : current) {
+        const auto got = store->get({}, ulid_of(u));
+        BOOST_TEST_REQUIRE(outcome(got) == "ok");
+        if (got->name != u.name) ++stale;
+    }
+    BOOST_TEST(stale == 0, stale << " users answered as they were before a change");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(row_cache_alone)
@@ -579,6 +666,32 @@ BOOST_AUTO_TEST_CASE(a_read_with_a_forget_after_its_ticket_is_not_kept) {
     BOOST_TEST(found(cache, "k") == "(none)");
     cache.keep(cache.before_read("k"), "k", "new");
     BOOST_TEST(found(cache, "k") == "new");
+}
+
+BOOST_AUTO_TEST_CASE(tickets_of_many_reads_refuse_what_a_forget_came_after) {
+    auto cache = cache_of(1 << 20);
+    const auto tickets = cache.before_reads();
+    cache.forget("changed");
+    BOOST_TEST(cache.keep_if_room(tickets.of("changed"), "changed", "old"));  // room, but not kept
+    BOOST_TEST(found(cache, "changed") == "(none)");
+    BOOST_TEST(cache.keep_if_room(tickets.of("unchanged"), "unchanged", "value"));
+    // (both keys may share a shard: then the forget refuses this one too)
+    BOOST_TEST((found(cache, "unchanged") == "value" || cache.before_reads().of("unchanged").shard ==
+                                                            cache.before_reads().of("changed").shard));
+}
+
+BOOST_AUTO_TEST_CASE(keep_if_room_keeps_until_the_cache_is_nine_tenths_full_and_evicts_nothing) {
+    auto cache = cache_of(64 << 10);
+    const std::string value(100, 'v');
+    int kept = 0;
+    for (; kept < 10000; ++kept) {
+        const auto key = "key-" + std::to_string(kept);
+        if (!cache.keep_if_room(cache.before_read(key), key, value)) break;
+    }
+    BOOST_TEST(kept > 100);
+    BOOST_TEST(kept < 1000);
+    for (int i = 0; i < kept; i += 50) BOOST_TEST(found(cache, "key-" + std::to_string(i)) == value);
+    BOOST_TEST(!cache_of(0).keep_if_room({}, "k", "v"));
 }
 
 BOOST_AUTO_TEST_CASE(no_capacity_keeps_nothing) {

@@ -28,8 +28,11 @@ bool holds_store(const std::filesystem::path& data_dir) {
 }
 
 std::unique_ptr<rocksdb_store> open_offline_store(const store_options& options) {
+    // Offline work reads each user once at most: a row cache, and its warm-up, would be waste.
+    auto without_row_cache = options;
+    without_row_cache.row_cache_bytes = 0;
     try {
-        return std::make_unique<rocksdb_store>(options);
+        return std::make_unique<rocksdb_store>(without_row_cache);
     } catch (const std::runtime_error&) {
         // RocksDB refuses at its lock, before it has written anything (its "IO error: While
         // lock file ... Resource temporarily unavailable"); the lock says whose it is.

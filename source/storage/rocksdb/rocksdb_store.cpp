@@ -17,10 +17,14 @@
 #include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <stdexcept>
 #include <system_error>
+#include <thread>
 #include <unordered_set>
 
 namespace ozzie {
@@ -85,6 +89,9 @@ struct rocksdb_store::impl {
     rocksdb::WriteOptions write_options;
     std::shared_ptr<rocksdb::Statistics> statistics;
     std::optional<row_cache> rows;  // once statistics exist
+    std::atomic<std::uint64_t> warmed{0};  // users warm_up() kept in `rows`
+    std::atomic<bool> warming{false};
+    std::jthread warm_up_thread;  // stopped and joined first thing in ~impl: it reads the database
     // Whether the last write succeeded. A failure is logged when this turns false and a recovery
     // when it turns true again, so an outage is one pair of lines however many writes it refuses.
     std::atomic<bool> writable{true};
@@ -150,7 +157,53 @@ struct rocksdb_store::impl {
         return {};
     }
 
+    // Fills the row cache with the users in the store, newest first (a ULID sorts by time: the
+    // users most likely looked up, should they not all fit), until the cache is nine tenths full
+    // (row_cache::keep_if_room) or every user is in it: after a restart, lookups hit the cache at once rather than as each user comes
+    // back. A background chore at the lowest CPU priority, while requests are served. It reads in
+    // chunks, each with an iterator made after the tickets of its keys (row_cache::before_reads),
+    // so that a user the writer changes meanwhile is never kept as it was before.
+    void warm_up(const std::stop_token& stop) {
+        ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 19);  // best effort
+        const auto began = std::chrono::steady_clock::now();
+        rocksdb::ReadOptions read;
+        read.fill_cache = false;  // a scan of the whole store: no reason to keep its blocks
+        constexpr int chunk = 1024;
+        std::string next;  // the key the next chunk starts at (or before, if it went): none, the last
+        bool full = false;
+        rocksdb::Status status;
+        while (!stop.stop_requested() && !full) {
+            const auto tickets = rows->before_reads();
+            const std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(read, users));
+            if (next.empty()) it->SeekToLast();
+            else it->SeekForPrev(next);
+            for (int n = 0; it->Valid() && n < chunk; ++n, it->Prev()) {
+                const auto key = it->key().ToStringView();
+                if (!rows->keep_if_room(tickets.of(key), key, it->value().ToStringView())) {
+                    full = true;
+                    break;
+                }
+                warmed.fetch_add(1, std::memory_order_relaxed);
+            }
+            if (!full && !it->Valid()) {
+                status = it->status();
+                break;
+            }
+            if (!full) next = it->key().ToString();
+        }
+        warming.store(false);
+        if (!status.ok()) storage_failure("warm up the row cache", status);
+        log(log_level::info, "row_cache_warmed",
+            {{"users", warmed.load()},
+             {"cache_full", full},
+             {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count()}});
+    }
+
     ~impl() {
+        if (warm_up_thread.joinable()) {
+            warm_up_thread.request_stop();
+            warm_up_thread.join();
+        }
         for (auto* handle : {default_cf, users, external_ids, client_users, idempotency, meta})
             if (handle) db->DestroyColumnFamilyHandle(handle);
         if (db) {
@@ -206,6 +259,10 @@ rocksdb_store::rocksdb_store(const store_options& options, std::shared_ptr<rocks
     impl_->write_options.sync = options.sync;
     ensure_schema(*impl_->db, {impl_->users, impl_->external_ids, impl_->client_users, impl_->meta},
                   options.data_dir.string());
+    if (options.row_cache_bytes > 0) {
+        impl_->warming.store(true);
+        impl_->warm_up_thread = std::jthread([impl = impl_.get()](const std::stop_token& stop) { impl->warm_up(stop); });
+    }
 }
 
 rocksdb_store::~rocksdb_store() = default;
@@ -428,6 +485,8 @@ rocksdb_store::figures rocksdb_store::stats() const {
     f.block_cache_misses = impl_->statistics->getTickerCount(rocksdb::BLOCK_CACHE_MISS);
     f.row_cache_hits = impl_->statistics->getTickerCount(rocksdb::ROW_CACHE_HIT);
     f.row_cache_misses = impl_->statistics->getTickerCount(rocksdb::ROW_CACHE_MISS);
+    f.row_cache_warmed = impl_->warmed.load(std::memory_order_relaxed);
+    f.row_cache_warming = impl_->warming.load();
     f.writable = impl_->writable.load(std::memory_order_relaxed);
     for (auto* cf : {impl_->users, impl_->external_ids, impl_->client_users, impl_->idempotency, impl_->meta}) {
         std::uint64_t value = 0;

@@ -26,6 +26,9 @@ std::string_view value_of(void* copy) {
 
 void delete_copy(const rocksdb::Slice&, void* copy) { ::operator delete(copy); }
 
+// What a kept value counts against the capacity.
+std::size_t charge(std::string_view key, std::string_view value) { return key.size() + sizeof(length_type) + value.size(); }
+
 }  // namespace
 
 row_cache::row_cache(std::size_t capacity_bytes, std::shared_ptr<rocksdb::Statistics> statistics)
@@ -45,7 +48,7 @@ row_cache::pinned row_cache::find(std::string_view key) const {
 }
 
 std::size_t row_cache::shard_of(std::string_view key) noexcept {
-    return std::hash<std::string_view>{}(key) % std::tuple_size_v<decltype(shards_)>;
+    return std::hash<std::string_view>{}(key) % shard_count;
 }
 
 row_cache::ticket row_cache::before_read(std::string_view key) const {
@@ -61,8 +64,27 @@ void row_cache::keep(const ticket& t, std::string_view key, std::string_view val
     // A forget() since the ticket: the value may be from before that write.
     if (shards_[t.shard].generation.load(std::memory_order_relaxed) != t.generation) return;
     // Not strict about capacity: the insert always succeeds, evicting the least recently used.
-    cache_->Insert(key, copy_of(value), key.size() + sizeof(length_type) + value.size(), delete_copy)
+    cache_->Insert(key, copy_of(value), charge(key, value), delete_copy)
         .PermitUncheckedError();
+}
+
+row_cache::ticket row_cache::tickets::of(std::string_view key) const noexcept {
+    const auto index = shard_of(key);
+    return {index, generations_[index]};
+}
+
+row_cache::tickets row_cache::before_reads() const {
+    tickets t;
+    if (cache_)
+        for (std::size_t i = 0; i < shard_count; ++i)
+            t.generations_[i] = shards_[i].generation.load(std::memory_order_acquire);  // as before_read
+    return t;
+}
+
+bool row_cache::keep_if_room(const ticket& t, std::string_view key, std::string_view value) const {
+    if (!cache_ || cache_->GetUsage() + charge(key, value) > cache_->GetCapacity() / 10 * 9) return false;
+    keep(t, key, value);
+    return true;
 }
 
 void row_cache::forget(std::string_view key) {

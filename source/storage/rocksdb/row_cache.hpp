@@ -27,6 +27,8 @@
 namespace ozzie {
 
 class row_cache {
+    static constexpr std::size_t shard_count = 64;
+
 public:
     // capacity_bytes 0: nothing is kept. Hits and misses are counted in `statistics` (RocksDB's
     // ROW_CACHE_HIT and ROW_CACHE_MISS tickers).
@@ -57,6 +59,21 @@ public:
     ticket before_read(std::string_view key) const;
     void keep(const ticket& t, std::string_view key, std::string_view value) const;
 
+    // The tickets of a read of many keys at once (one iterator, made after this call).
+    class tickets {
+    public:
+        ticket of(std::string_view key) const noexcept;
+
+    private:
+        friend class row_cache;
+        std::array<std::uint64_t, shard_count> generations_{};
+    };
+    tickets before_reads() const;
+    // keep(), unless that would fill the cache beyond nine tenths of its capacity: false then
+    // (and nothing kept), or if the cache has no capacity. Beyond that its shards, which fill
+    // unevenly, would start evicting what was kept, the first kept first.
+    bool keep_if_room(const ticket& t, std::string_view key, std::string_view value) const;
+
     // From the writer thread, after a write that changed or deleted `key`.
     void forget(std::string_view key);
 
@@ -69,7 +86,7 @@ private:
 
     std::shared_ptr<rocksdb::Cache> cache_;  // null: capacity 0
     std::shared_ptr<rocksdb::Statistics> statistics_;
-    mutable std::array<shard, 64> shards_;
+    mutable std::array<shard, shard_count> shards_;
 };
 
 }  // namespace ozzie
