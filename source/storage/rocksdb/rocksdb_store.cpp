@@ -196,7 +196,8 @@ struct rocksdb_store::impl {
         log(log_level::info, "row_cache_warmed",
             {{"users", warmed.load()},
              {"cache_full", full},
-             {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count()}});
+             {"milliseconds",
+              std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - began).count()}});
     }
 
     ~impl() {
