@@ -226,7 +226,8 @@ BOOST_FIXTURE_TEST_CASE(metrics_count_the_traffic_by_route_method_and_status, op
         for (const char* name : {"ozzie_http_requests_total", "ozzie_http_request_duration_seconds",
                                  "ozzie_http_open_connections", "ozzie_commit_batch_size", "ozzie_commit_duration_seconds",
                                  "ozzie_rocksdb_block_cache_hit_ratio", "ozzie_rocksdb_row_cache_hits_total",
-                                 "ozzie_rocksdb_row_cache_misses_total", "ozzie_rocksdb_live_data_bytes",
+                                 "ozzie_rocksdb_row_cache_misses_total", "ozzie_rocksdb_row_cache_warmed_users",
+                                 "ozzie_rocksdb_row_cache_warming", "ozzie_rocksdb_live_data_bytes",
                                  "ozzie_rocksdb_memtable_bytes"})
             BOOST_TEST(m.family(name) != nullptr, "no " << name << " before traffic");
     }
@@ -404,6 +405,36 @@ BOOST_FIXTURE_TEST_CASE(row_cache_metrics_count_hits_and_misses, ops_server, *bo
     const auto [hits3, misses3] = counts();
     BOOST_TEST(misses3 - misses2 == 1.0);
     BOOST_TEST(hits3 - hits2 == 1.0);
+}
+
+// A restarted server fills its row cache with the stored users: their first lookups are hits.
+BOOST_FIXTURE_TEST_CASE(a_restarted_server_looks_users_up_in_a_warm_row_cache, ops_server,
+                        *boost::unit_test::timeout(120)) {
+    std::vector<std::string> ids;
+    {
+        http_client a(port);
+        for (const char* external_id : {"warm-1", "warm-2", "warm-3"}) {
+            const auto created = a.request(http::verb::post, "/v1/users", auth_headers(alice), create_body(external_id));
+            BOOST_TEST_REQUIRE(created.result_int() == 201u, created.body());
+            ids.emplace_back(json_body(created).at("data").at("id").as_string());
+        }
+    }
+    stop();
+    start();
+    const auto metric = [&](const char* name) {
+        const auto v = scrape(admin_port).value(name);
+        BOOST_TEST_REQUIRE(v.has_value(), "no " << name);
+        return *v;
+    };
+    BOOST_TEST_REQUIRE(eventually([&] { return metric("ozzie_rocksdb_row_cache_warming") == 0.0; }));
+    BOOST_TEST(metric("ozzie_rocksdb_row_cache_warmed_users") == 3.0);
+    const double hits = metric("ozzie_rocksdb_row_cache_hits_total");
+    const double misses = metric("ozzie_rocksdb_row_cache_misses_total");
+    http_client a(port);
+    for (const auto& id : ids)
+        BOOST_TEST(a.request(http::verb::get, "/v1/users/" + id, auth_headers(alice)).result_int() == 200u);
+    BOOST_TEST(metric("ozzie_rocksdb_row_cache_hits_total") - hits == 3.0);
+    BOOST_TEST(metric("ozzie_rocksdb_row_cache_misses_total") == misses);
 }
 
 BOOST_FIXTURE_TEST_CASE(open_connections_follow_the_clients, ops_server, *boost::unit_test::timeout(120)) {
