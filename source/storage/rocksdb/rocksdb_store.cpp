@@ -159,17 +159,18 @@ struct rocksdb_store::impl {
 
     // Fills the row cache with the users in the store, newest first (a ULID sorts by time: the
     // users most likely looked up, should they not all fit), until the cache is nine tenths full
-    // (row_cache::keep_if_room) or every user is in it: after a restart, lookups hit the cache at once rather than as each user comes
-    // back. A background chore at the lowest CPU priority, while requests are served. It reads in
-    // chunks, each with an iterator made after the tickets of its keys (row_cache::before_reads),
-    // so that a user the writer changes meanwhile is never kept as it was before.
+    // (row_cache::keep_if_room) or every user is in it: after a restart, lookups hit the cache at
+    // once rather than as each user comes back. A background chore at the lowest CPU priority,
+    // while requests are served. It reads in chunks, each through an iterator made after the
+    // tickets of its keys (row_cache::before_reads), so that a user the writer changes meanwhile
+    // is never kept as it was before (such a user is counted in `warmed`, but not kept).
     void warm_up(const std::stop_token& stop) {
         ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 19);  // best effort
         const auto began = std::chrono::steady_clock::now();
         rocksdb::ReadOptions read;
         read.fill_cache = false;  // a scan of the whole store: no reason to keep its blocks
         constexpr int chunk = 1024;
-        std::string next;  // the key the next chunk starts at (or before, if it went): none, the last
+        std::string next;  // where the next chunk starts (or just before, if that user went); empty: the newest
         bool full = false;
         rocksdb::Status status;
         while (!stop.stop_requested() && !full) {
@@ -193,6 +194,7 @@ struct rocksdb_store::impl {
         }
         warming.store(false);
         if (!status.ok()) storage_failure("warm up the row cache", status);
+        if (stop.stop_requested()) return;  // the store is closing: nothing worth a line
         log(log_level::info, "row_cache_warmed",
             {{"users", warmed.load()},
              {"cache_full", full},

@@ -9,6 +9,7 @@
 //   ticket taken before the read and keep(), so a value read before a write is never kept after
 //   it: once forget() returns, no lookup finds here a value older than that write;
 // - only values that exist are kept: a user created later is found in the store.
+// The store fills it at open, newest users first (rocksdb_store's warm-up), by the same rule.
 // The keys of the two column families never collide (a ULID has no NUL, an external id's key
 // always has one), so they share one cache and one capacity.
 #pragma once
