@@ -82,9 +82,16 @@ row_cache::tickets row_cache::before_reads() const {
 }
 
 bool row_cache::keep_if_room(const ticket& t, std::string_view key, std::string_view value) const {
-    if (!cache_ || cache_->GetUsage() + charge(key, value) > cache_->GetCapacity() / 10 * 9) return false;
+    if (!cache_ || charge(key, value) > room()) return false;
     keep(t, key, value);
     return true;
+}
+
+std::size_t row_cache::room() const {
+    if (!cache_) return 0;
+    const auto limit = cache_->GetCapacity() / 10 * 9;
+    const auto usage = cache_->GetUsage();
+    return usage < limit ? limit - usage : 0;
 }
 
 void row_cache::forget(std::string_view key) {

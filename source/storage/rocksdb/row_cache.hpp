@@ -74,6 +74,9 @@ public:
     // (and nothing kept), or if the cache has no capacity. Beyond that its shards, which fill
     // unevenly, would start evicting what was kept, the first kept first.
     bool keep_if_room(const ticket& t, std::string_view key, std::string_view value) const;
+    // The bytes keep_if_room may still add (0 without capacity). It reads the cache's usage,
+    // which locks each of its shards in turn.
+    std::size_t room() const;
 
     // From the writer thread, after a write that changed or deleted `key`.
     void forget(std::string_view key);
