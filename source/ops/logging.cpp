@@ -16,10 +16,11 @@ namespace {
 
 // stderr, and when it is a file (the access log redirected to one), the pages of what was written
 // handed to the disk at every MiB (sync_file_range: started, not waited for) instead of when the
-// kernel gets to them. On ext4, a WAL fsync commits the journal, which first writes the data
-// of every file it covers: a log of many dirty megabytes made a durable create wait 100 ms and
-// more now and then (creates in an open loop at half the peak, the log in a file: p99 of 128
-// to 187 ms before, 3.5 to 5 ms with this, as with the log on /dev/null).
+// kernel gets to them. Left to the kernel, many dirty megabytes of log went to the disk at once,
+// and the WAL's fdatasync on the same disk queued behind them for 20 to 80 ms (perf trace): a
+// durable create waited 100 ms and more now and then (creates in an open loop at half the peak,
+// the log in a file: p99 of 128 to 187 ms before, 3.5 to 5 ms with this, as with the log on
+// /dev/null).
 class stderr_writeback_sink final : public spdlog::sinks::stderr_sink_mt {
 public:
     void log(const spdlog::details::log_msg& msg) override {
